@@ -1,0 +1,55 @@
+# fabric-chat: every target creates or reuses .venv, so each works on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed-stamp
+SOURCES := codegen generated runtime server tests bench examples
+
+.DEFAULT_GOAL := help
+.PHONY: help venv gen check-gen lint fmt type test check demo bench serve clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv with the SDK, the server and the dev tools
+
+gen: $(STAMP) ## Regenerate generated/ and docs/ from spec/chat.yaml
+	$(PY) -m codegen gen
+
+check-gen: $(STAMP) ## Fail when generated/ or docs/ is stale
+	$(PY) -m codegen check
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+
+fmt: $(STAMP) ## Format hand-written code with ruff
+	$(BIN)/ruff check --fix $(SOURCES)
+	$(BIN)/ruff format $(SOURCES)
+
+type: $(STAMP) ## mypy --strict on generated/, runtime/, server/ and codegen/
+	$(BIN)/mypy
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest -q
+
+check: check-gen lint type test ## Every gate: generated code current, lint, types, tests
+
+demo: $(STAMP) ## Two subscribers chat through the SDK against the embedded local server
+	$(PY) examples/demo.py
+
+bench: $(STAMP) ## Measure speed against a raw aiohttp + msgspec baseline; prints a table
+	$(PY) -m bench
+
+serve: $(STAMP) ## Start the local chat server on 127.0.0.1:8787
+	$(BIN)/fabric-chat serve
+
+clean: ## Remove .venv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,61 @@
+"""Argument checks that the generated methods run before any network call.
+
+Each check raises :class:`~fabric_chat_runtime.errors.InvalidArgumentError` naming the argument
+and returns the value unchanged, so a generated method reads
+``address_id = require_str("address_id", address_id, min_length=1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .errors import InvalidArgumentError
+
+__all__ = ["require_callable", "require_int", "require_mapping", "require_str"]
+
+_M = TypeVar("_M", bound="Mapping[str, Any] | None")
+_C = TypeVar("_C", bound=Callable[..., Any])
+
+
+def require_str(name: str, value: object, *, min_length: int = 0, max_length: int | None = None) -> str:
+    """Check that ``value`` is a ``str`` whose length is in bounds."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, not {type(value).__name__}")
+    if len(value) < min_length or not value.strip() and min_length > 0:
+        raise InvalidArgumentError(f"{name} must not be empty")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidArgumentError(f"{name} must be at most {max_length} characters")
+    return value
+
+
+def require_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Check that ``value`` is an ``int`` (not a ``bool``) within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, not {type(value).__name__}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        low = "" if minimum is None else str(minimum)
+        high = "" if maximum is None else str(maximum)
+        raise InvalidArgumentError(f"{name} must be in {low}..{high}, not {value}")
+    return value
+
+
+def require_mapping(name: str, value: _M, *, optional: bool = True) -> _M:
+    """Check that ``value`` is a mapping with ``str`` keys (or ``None`` when optional)."""
+    if value is None:
+        if optional:
+            return value
+        raise InvalidArgumentError(f"{name} is required")
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a mapping, not {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"{name} keys must be str, not {type(key).__name__}")
+    return value
+
+
+def require_callable(name: str, value: _C) -> _C:
+    """Check that ``value`` can be called."""
+    if not callable(value):
+        raise InvalidArgumentError(f"{name} must be callable, not {type(value).__name__}")
+    return value

@@ -1,0 +1,1 @@
+"""Shared pytest configuration; each area keeps its fixtures in its own folder's conftest.py."""
