@@ -1,0 +1,92 @@
+"""``python -m codegen gen [--spec PATH] [--out DIR]`` writes; ``... check`` verifies."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .checks import check_spec
+from .loader import SpecError, SpecErrors, load_spec
+from .render import PACKAGE_DIR, render_all
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+_OWNED = (PACKAGE_DIR, "docs")
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _render(spec: Path, root: Path) -> dict[str, str] | None:
+    try:
+        located = load_spec(spec)
+        errors = check_spec(located)
+    except SpecErrors as exc:
+        errors = exc.errors
+    except OSError as exc:
+        errors = [SpecError(1, f"cannot read the spec: {exc.strerror}")]
+    if errors:
+        for error in errors:
+            print(error.format(_display(spec)), file=sys.stderr)
+        return None
+    return render_all(located.data, root)
+
+
+def _existing(out: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for owned in _OWNED:
+        base = out / owned
+        if not base.exists():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found[path.relative_to(out).as_posix()] = path.read_text(encoding="utf-8")
+    return found
+
+
+def _stale(rendered: dict[str, str], out: Path) -> list[str]:
+    existing = _existing(out)
+    differ = {p for p in rendered.keys() | existing.keys() if rendered.get(p) != existing.get(p)}
+    trees = {"generated/" if p.startswith("generated/") else "docs/" for p in differ}
+    return [tree for tree in ("generated/", "docs/") if tree in trees]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the generator; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser.add_argument("command", choices=("gen", "check"))
+    parser.add_argument("--spec", type=Path, default=ROOT / "spec" / "chat.yaml")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT, help="the tree that holds generated/ and docs/"
+    )
+    args = parser.parse_args(argv)
+    rendered = _render(args.spec, ROOT)
+    if rendered is None:
+        return 1
+    out: Path = args.out
+    if args.command == "check":
+        stale = _stale(rendered, out)
+        if stale:
+            print(f"{' and '.join(stale)} {'is' if len(stale) == 1 else 'are'} stale; run make gen")
+            return 1
+        return 0
+    existing = _existing(out)
+    for path in sorted(existing.keys() - rendered.keys()):
+        (out / path).unlink()
+    for path, text in rendered.items():
+        target = out / path
+        if existing.get(path) != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

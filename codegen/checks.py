@@ -1,0 +1,392 @@
+"""Check the spec: its own JSON Schema first, then what a schema cannot say.
+
+Every finding is a :class:`~codegen.loader.SpecError` with the line it is about.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .loader import Located, Location, SpecError
+from .seam import ENGINE_METHODS
+
+__all__ = ["check_spec", "spec_schema"]
+
+_SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_EXAMPLE_WIDTH = 84
+_ERROR_CLASSES = frozenset(
+    {
+        "FabricChatError",
+        "InvalidArgumentError",
+        "APIError",
+        "ProtocolError",
+        "ConnectionError",
+        "TimeoutError",
+        "ClientClosedError",
+    }
+)
+_RESERVED = _ERROR_CLASSES | {"Page", "Subscription", "MessageStream", "Engine", "BaseClient"}
+_EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
+"""Objects the OpenAPI and AsyncAPI templates name directly."""
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
+
+
+def spec_schema() -> dict[str, Any]:
+    """Return the JSON Schema every spec must satisfy."""
+    schema: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def _schema_errors(located: Located) -> list[SpecError]:
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    found: list[SpecError] = []
+    for error in validator.iter_errors(located.data):
+        path: Location = tuple(error.absolute_path)
+        where = "/".join(str(part) for part in path) or "(top)"
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - allowed):
+                found.append(
+                    SpecError(located.lines.line((*path, key)), f"{where}: unknown key {key!r}")
+                )
+            continue
+        found.append(SpecError(located.lines.line(path), f"{where}: {error.message}"))
+    return found
+
+
+def _matches(value: object, types: list[str]) -> bool:
+    for name in types:
+        if name == "null":
+            if value is None:
+                return True
+            continue
+        expected = _PY_TYPES[name]
+        if isinstance(value, bool) and name not in {"boolean"}:
+            continue
+        if isinstance(value, expected):
+            return True
+    return False
+
+
+def _property_types(prop: dict[str, Any]) -> list[str]:
+    if "$ref" in prop:
+        return ["object", "null"] if prop.get("nullable") else ["object"]
+    kind = prop["type"]
+    return list(kind) if isinstance(kind, list) else [kind]
+
+
+class _Checker:
+    def __init__(self, located: Located) -> None:
+        self.data = located.data
+        self.lines = located.lines
+        self.errors: list[SpecError] = []
+
+    def fail(self, path: Location, message: str) -> None:
+        self.errors.append(SpecError(self.lines.line(path), message))
+
+    def ref(self, path: Location, name: object, kind: str = "type") -> None:
+        if name not in self.data["objects"]:
+            self.fail(path, f"unknown {kind} reference {name!r}")
+
+    def run(self) -> list[SpecError]:
+        self.objects()
+        self.operations()
+        self.websocket()
+        seen_js: dict[tuple[str, str], Location] = {}
+        for ns_name, namespace in self.data["namespaces"].items():
+            for name, method in namespace["methods"].items():
+                path: Location = ("namespaces", ns_name, "methods", name)
+                self.method(path, method)
+                js = method.get("js_name")
+                if js is not None:
+                    if (ns_name, js) in seen_js:
+                        self.fail((*path, "js_name"), f"duplicate js_name {js!r} in {ns_name}")
+                    seen_js[(ns_name, js)] = path
+        for name, method in self.data["client"]["methods"].items():
+            self.method(("client", "methods", name), method)
+        return self.errors
+
+    def objects(self) -> None:
+        objects: dict[str, Any] = self.data["objects"]
+        taken = {
+            self.data["client"]["class_name"]: ("client", "class_name"),
+            **{
+                namespace["class_name"]: ("namespaces", attr, "class_name")
+                for attr, namespace in self.data["namespaces"].items()
+            },
+            **{name: () for name in _RESERVED},
+        }
+        for needed in _EXPORT_OBJECTS:
+            if needed not in objects:
+                self.fail(("objects",), f"the exports need an object named {needed!r}")
+        for name, obj in objects.items():
+            base: Location = ("objects", name)
+            if name in taken:
+                self.fail(base, f"object name {name!r} is already a public name of fabric_chat")
+            props: dict[str, Any] = obj["properties"]
+            for req in obj.get("required", []):
+                if req not in props:
+                    self.fail(
+                        (*base, "required"), f"{name}: required names unknown property {req!r}"
+                    )
+            for prop_name, prop in props.items():
+                self.property((*base, "properties", prop_name), name, prop_name, prop, obj)
+            for key in obj["example"]:
+                if key not in props:
+                    self.fail(
+                        (*base, "example", key), f"{name}: example has unknown property {key!r}"
+                    )
+
+    def property(
+        self, path: Location, obj_name: str, name: str, prop: dict[str, Any], obj: dict[str, Any]
+    ) -> None:
+        if keyword.iskeyword(name):
+            self.fail(path, f"{obj_name}.{name}: a Python keyword cannot be a field name")
+        if "$ref" in prop:
+            self.ref((*path, "$ref"), prop["$ref"])
+        elif prop.get("nullable"):
+            self.fail(
+                (*path, "nullable"),
+                f"{obj_name}.{name}: nullable needs $ref; use type: [..., 'null']",
+            )
+        items = prop.get("items")
+        types = _property_types(prop)
+        if items is not None:
+            if "array" not in types:
+                self.fail((*path, "items"), f"{obj_name}.{name}: items given for a non-array type")
+            if "$ref" in items:
+                self.ref((*path, "items", "$ref"), items["$ref"])
+        elif "array" in types:
+            self.fail(path, f"{obj_name}.{name}: array type needs items")
+        required = name in obj.get("required", [])
+        if "default" not in prop:
+            if not required:
+                self.fail(path, f"{obj_name}.{name}: optional property has no default")
+            return
+        if required:
+            self.fail((*path, "default"), f"{obj_name}.{name}: required property has a default")
+        default = prop["default"]
+        if "$ref" in prop:
+            if not (default == {} or (default is None and prop.get("nullable"))):
+                self.fail(
+                    (*path, "default"), f"{obj_name}.{name}: default of a $ref must be {{}} or null"
+                )
+        elif not _matches(default, types):
+            self.fail(
+                (*path, "default"),
+                f"{obj_name}.{name}: default {default!r} does not match type {'|'.join(types)}",
+            )
+        elif isinstance(default, (dict, list)) and default:
+            self.fail((*path, "default"), f"{obj_name}.{name}: a container default must be empty")
+
+    def operations(self) -> None:
+        statuses = {int(code) for code in self.data["error_statuses"]}
+        shared: dict[str, Any] = self.data["parameters"]
+        seen_routes: dict[tuple[str, str], str] = {}
+        for name, param in shared.items():
+            self.param_default(("parameters", name), name, param)
+        for op_id, op in self.data["operations"].items():
+            base: Location = ("operations", op_id)
+            key = (op["method"], op["path"])
+            if key in seen_routes:
+                self.fail(
+                    (*base, "path"),
+                    f"{op_id}: duplicate route {key[0]} {key[1]} (also {seen_routes[key]})",
+                )
+            seen_routes[key] = op_id
+            if "body" in op:
+                self.ref((*base, "body"), op["body"])
+            self.ref((*base, "response", "type"), op["response"]["type"])
+            for index, code in enumerate(op["errors"]):
+                if code not in statuses:
+                    self.fail(
+                        (*base, "errors", index),
+                        f"{op_id}: error status {code} is not in error_statuses",
+                    )
+            placeholders = _PLACEHOLDER.findall(op["path"])
+            names: set[str] = set()
+            for index, param in enumerate(op.get("params", [])):
+                ppath: Location = (*base, "params", index)
+                if "$ref" in param:
+                    if param["$ref"] not in shared:
+                        self.fail(
+                            (*ppath, "$ref"),
+                            f"{op_id}: unknown parameter reference {param['$ref']!r}",
+                        )
+                        continue
+                    pname, body = param["$ref"], shared[param["$ref"]]
+                else:
+                    pname, body = param["name"], param
+                    self.param_default(ppath, pname, body)
+                if pname in names:
+                    self.fail(ppath, f"{op_id}: duplicate parameter {pname!r}")
+                names.add(pname)
+                if body["in"] == "path":
+                    if pname not in placeholders:
+                        self.fail(
+                            ppath, f"{op_id}: path parameter {pname!r} does not appear in the path"
+                        )
+                    if not body.get("required"):
+                        self.fail(ppath, f"{op_id}: path parameter {pname!r} must be required")
+            for placeholder in placeholders:
+                if placeholder not in names:
+                    self.fail(
+                        (*base, "path"),
+                        f"{op_id}: path placeholder {{{placeholder}}} is not a declared parameter",
+                    )
+
+    def param_default(self, path: Location, name: str, param: dict[str, Any]) -> None:
+        if "default" not in param:
+            return
+        default = param["default"]
+        if not _matches(default, [param["type"]]):
+            self.fail(
+                (*path, "default"),
+                f"{name}: default {default!r} does not match type {param['type']}",
+            )
+            return
+        self.bounds(path, name, param, default)
+
+    def bounds(self, path: Location, name: str, spec: dict[str, Any], value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.fail((*path, "default"), f"{name}: default {value} is outside {low}..{high}")
+
+    def websocket(self) -> None:
+        ws = self.data["websocket"]
+        codes = {int(code) for code in ws["rpc_errors"]}
+        for name, method in ws["rpc_methods"].items():
+            base: Location = ("websocket", "rpc_methods", name)
+            self.ref((*base, "params"), method["params"])
+            self.ref((*base, "result"), method["result"])
+            for index, code in enumerate(method.get("errors", [])):
+                if code not in codes:
+                    self.fail(
+                        (*base, "errors", index), f"{name}: error code {code} is not in rpc_errors"
+                    )
+        for name, event in ws["events"].items():
+            self.ref(("websocket", "events", name, "payload"), event["payload"], "payload type")
+
+    def method(self, path: Location, method: dict[str, Any]) -> None:
+        engine_spec = method["engine"]
+        engine_name = engine_spec["method"]
+        engine = ENGINE_METHODS.get(engine_name)
+        if engine is None:
+            self.fail((*path, "engine", "method"), f"unknown engine method {engine_name!r}")
+            return
+        self.ref((*path, "engine", "type"), engine_spec["type"])
+        returns = method["returns"]
+        if returns["kind"] != engine.kind:
+            self.fail(
+                (*path, "returns", "kind"),
+                f"returns kind {returns['kind']!r} does not match engine method "
+                f"{engine_name!r} ({engine.kind})",
+            )
+        if "type" in returns:
+            self.ref((*path, "returns", "type"), returns["type"])
+            if returns["type"] != engine_spec["type"]:
+                self.fail(
+                    (*path, "returns", "type"),
+                    f"returns type {returns['type']!r} differs from engine type "
+                    f"{engine_spec['type']!r}",
+                )
+        elif engine.kind != "subscription":
+            self.fail((*path, "returns"), f"returns kind {returns['kind']!r} needs a type")
+        operation = engine_spec.get("operation")
+        if engine.takes_operation:
+            if operation is None:
+                self.fail((*path, "engine"), f"engine method {engine_name!r} needs an operation")
+            elif operation not in self.data["operations"]:
+                self.fail((*path, "engine", "operation"), f"unknown operation {operation!r}")
+        elif operation is not None:
+            self.fail(
+                (*path, "engine", "operation"), f"engine method {engine_name!r} takes no operation"
+            )
+        accepted = set(engine.positional) | set(engine.keywords)
+        args: dict[str, Any] = engine_spec.get("args", {})
+        params: dict[str, Any] = method["params"]
+        for name in args:
+            if name not in accepted:
+                self.fail(
+                    (*path, "engine", "args", name),
+                    f"{name!r} is not an argument of engine method {engine_name!r}",
+                )
+            if name in params:
+                self.fail(
+                    (*path, "engine", "args", name),
+                    f"{name!r} is both a parameter and a fixed engine argument",
+                )
+        for name, param in params.items():
+            ppath: Location = (*path, "params", name)
+            if name not in accepted:
+                self.fail(
+                    ppath, f"parameter {name!r} is not an argument of engine method {engine_name!r}"
+                )
+            self.method_param(ppath, name, param)
+        for name in (*engine.positional, *engine.keywords):
+            if name not in engine.optional and name not in params and name not in args:
+                self.fail(
+                    (*path, "engine"), f"engine method {engine_name!r} needs argument {name!r}"
+                )
+        for index, name in enumerate(method["raises"]):
+            if name not in _ERROR_CLASSES:
+                self.fail((*path, "raises", index), f"unknown error class {name!r}")
+        for offset, line in enumerate(method["example"].splitlines()):
+            if len(line) > _EXAMPLE_WIDTH:
+                self.fail(
+                    (*path, "example"),
+                    f"example line {offset + 1} is longer than {_EXAMPLE_WIDTH} characters",
+                )
+
+    def method_param(self, path: Location, name: str, param: dict[str, Any]) -> None:
+        kind = param["type"]
+        if "default" not in param:
+            return
+        default = param["default"]
+        if kind == "callback" or (kind == "object" and default is not None):
+            self.fail((*path, "default"), f"{name}: a {kind} parameter can only default to null")
+            return
+        if kind in {"string", "integer"} and not _matches(default, [kind]):
+            self.fail((*path, "default"), f"{name}: default {default!r} does not match type {kind}")
+            return
+        self.bounds(path, name, param, default)
+
+
+def _example_errors(located: Located) -> Iterator[SpecError]:
+    from .build import object_json_schemas
+
+    schemas = object_json_schemas(located.data["objects"], "#/$defs/")
+    for name, obj in located.data["objects"].items():
+        schema = {**schemas[name], "$defs": schemas}
+        for error in jsonschema.Draft202012Validator(schema).iter_errors(obj["example"]):
+            where = "/".join(str(part) for part in error.absolute_path)
+            path: Location = ("objects", name, "example", *error.absolute_path)
+            yield SpecError(located.lines.line(path), f"{name}: example {where}: {error.message}")
+
+
+def check_spec(located: Located) -> list[SpecError]:
+    """Return every error of the spec, schema errors first; empty when the spec is sound."""
+    errors = _schema_errors(located)
+    if errors:
+        return sorted(set(errors))
+    errors = _Checker(located).run()
+    if not errors:
+        errors = list(_example_errors(located))
+    return sorted(set(errors))

@@ -1,0 +1,204 @@
+"""The typed intermediate representation the templates see: never raw YAML.
+
+Names, Python annotations, signatures, imports and order are computed in Python by
+:mod:`codegen.build`; templates only place them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ClientIR",
+    "EventIR",
+    "FieldIR",
+    "MethodIR",
+    "MethodParamIR",
+    "NamespaceIR",
+    "ObjectIR",
+    "PackageIR",
+    "ParamIR",
+    "RouteIR",
+    "RpcErrorIR",
+    "RpcMethodIR",
+    "StatusIR",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIR:
+    """One property of an object."""
+
+    name: str
+    type_label: str
+    """The type as the docs show it, e.g. ``str | None`` or ``list[Address]``."""
+    required: bool
+    default_label: str
+    """The default as the docs show it (``-`` when required)."""
+    description: str
+    known_values: tuple[str, ...]
+    json_schema: dict[str, Any]
+    """The property's JSON Schema with references as ``#/components/schemas/Name``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectIR:
+    """One object of the spec: a generated msgspec struct and a schema of the exports."""
+
+    name: str
+    description: str
+    fields: tuple[FieldIR, ...]
+    required: tuple[str, ...]
+    example: dict[str, Any]
+    example_json: str
+    json_schema: dict[str, Any]
+    """The object's JSON Schema with references as ``#/components/schemas/Name``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamIR:
+    """One path, query or header parameter of a route."""
+
+    name: str
+    location: str
+    py_type: str
+    json_type: str
+    required: bool
+    default: object
+    minimum: int | None
+    maximum: int | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusIR:
+    """One error status of a route and what it means."""
+
+    code: int
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteIR:
+    """One REST operation."""
+
+    operation_id: str
+    method: str
+    path: str
+    auth: str
+    summary: str
+    params: tuple[ParamIR, ...]
+    body: str | None
+    response: str
+    status: int
+    errors: tuple[StatusIR, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RpcErrorIR:
+    """One JSON-RPC error code of the WebSocket."""
+
+    code: int
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class RpcMethodIR:
+    """One JSON-RPC method of the WebSocket."""
+
+    name: str
+    direction: str
+    summary: str
+    params: str
+    result: str
+    errors: tuple[RpcErrorIR, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventIR:
+    """One ``signalwire.event`` type."""
+
+    name: str
+    summary: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class MethodParamIR:
+    """One keyword-only argument of a generated SDK method."""
+
+    name: str
+    js_name: str | None
+    annotation: str
+    default: str | None
+    """The Python default expression, or None when the argument is required."""
+    description: str
+    check: str | None
+    """The validation statement run before the engine call, or None."""
+    doc_type: str
+    doc_default: str
+
+
+@dataclass(frozen=True, slots=True)
+class MethodIR:
+    """One generated SDK method and the engine call it makes."""
+
+    py_name: str
+    js_name: str | None
+    is_async: bool
+    params: tuple[MethodParamIR, ...]
+    signature: str
+    """Everything after ``self, *, `` in the ``def`` line."""
+    returns: str
+    returns_doc: str
+    summary: str
+    description: str
+    raises: tuple[tuple[str, str], ...]
+    call: str
+    """The engine call expression, e.g. ``self._engine.join(address_id, result_type=...)``."""
+    example: str
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceIR:
+    """One SDK namespace (``client.chat``, ``client.conversation``)."""
+
+    attr: str
+    class_name: str
+    description: str
+    methods: tuple[MethodIR, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIR:
+    """The generated ``Client`` class."""
+
+    class_name: str
+    namespaces: tuple[NamespaceIR, ...]
+    methods: tuple[MethodIR, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageIR:
+    """Everything the templates render."""
+
+    title: str
+    version: str
+    description: str
+    server: str
+    ws_path: str
+    objects: tuple[ObjectIR, ...]
+    routes: tuple[RouteIR, ...]
+    statuses: tuple[StatusIR, ...]
+    rpc_methods: tuple[RpcMethodIR, ...]
+    rpc_errors: tuple[RpcErrorIR, ...]
+    events: tuple[EventIR, ...]
+    client: ClientIR
+    error_classes: tuple[str, ...]
+    namespace_imports: tuple[str, ...]
+    """Model names the namespaces module imports."""
+    client_imports: tuple[str, ...]
+    """Model names the client module imports."""
+    contract_imports: tuple[str, ...]
+    """Model names the contract module imports."""

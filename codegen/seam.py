@@ -1,0 +1,103 @@
+"""What the generator knows of the runtime's frozen seam (``fabric_chat_runtime.engine.Engine``).
+
+Each engine method: its positional and keyword arguments, the keyword that takes the struct type,
+whether it takes ``timeout``, whether it is a coroutine, and the return kind it gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ENGINE_METHODS", "EngineMethod"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMethod:
+    """One method of the runtime engine, as generated code calls it."""
+
+    positional: tuple[str, ...]
+    keywords: tuple[str, ...]
+    optional: tuple[str, ...]
+    type_keyword: str
+    timeout: bool
+    is_async: bool
+    kind: str
+    takes_operation: bool = False
+
+
+ENGINE_METHODS: dict[str, EngineMethod] = {
+    "request": EngineMethod(
+        positional=(),
+        keywords=("path", "query", "body", "idempotency_key"),
+        optional=("path", "query", "body", "idempotency_key"),
+        type_keyword="result_type",
+        timeout=True,
+        is_async=True,
+        kind="object",
+        takes_operation=True,
+    ),
+    "page": EngineMethod(
+        positional=(),
+        keywords=("page_size", "path"),
+        optional=("path",),
+        type_keyword="item_type",
+        timeout=True,
+        is_async=True,
+        kind="page",
+        takes_operation=True,
+    ),
+    "join": EngineMethod(
+        positional=("address_id",),
+        keywords=(),
+        optional=(),
+        type_keyword="result_type",
+        timeout=True,
+        is_async=True,
+        kind="object",
+    ),
+    "send_message": EngineMethod(
+        positional=("address_id",),
+        keywords=("text", "metadata", "details"),
+        optional=(),
+        type_keyword="result_type",
+        timeout=True,
+        is_async=True,
+        kind="object",
+    ),
+    "history": EngineMethod(
+        positional=("address_id",),
+        keywords=("page_size", "chat_only"),
+        optional=(),
+        type_keyword="item_type",
+        timeout=True,
+        is_async=True,
+        kind="page",
+    ),
+    "iter_history": EngineMethod(
+        positional=("address_id",),
+        keywords=("page_size", "chat_only"),
+        optional=(),
+        type_keyword="item_type",
+        timeout=False,
+        is_async=False,
+        kind="iterator",
+    ),
+    "subscribe": EngineMethod(
+        positional=(),
+        keywords=("on_message", "address_id", "chat_only"),
+        optional=(),
+        type_keyword="item_type",
+        timeout=False,
+        is_async=True,
+        kind="subscription",
+    ),
+    "stream": EngineMethod(
+        positional=(),
+        keywords=("address_id", "chat_only"),
+        optional=(),
+        type_keyword="item_type",
+        timeout=False,
+        is_async=False,
+        kind="stream",
+    ),
+}
