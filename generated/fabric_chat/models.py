@@ -12,7 +12,7 @@ from typing import Any
 from msgspec import Struct, field
 
 
-class AddressChannels(Struct, kw_only=True, omit_defaults=False):
+class AddressChannels(Struct, kw_only=True, omit_defaults=True):
     """The channels through which an address can be reached."""
 
     messaging: str | None = None

@@ -1,0 +1,169 @@
+"""The SQLite schema of :class:`~fabric_chat_server.sqlite_store.SqliteStore` and row decoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .store import AddressRecord, ConversationRecord, MessageRecord
+
+__all__ = [
+    "ADDRESS_COLUMNS",
+    "CONVERSATION_COLUMNS",
+    "LISTS",
+    "MESSAGE_COLUMNS",
+    "ROW_TO_RECORD",
+    "SCHEMA",
+    "TABLES",
+    "address_row",
+    "conversation_row",
+    "encode_json",
+    "message_row",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS subscribers (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id), reference TEXT NOT NULL,
+    display_name TEXT, email TEXT, created_at REAL NOT NULL, UNIQUE (project_id, reference));
+CREATE TABLE IF NOT EXISTS addresses (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
+    subscriber_id TEXT REFERENCES subscribers(id), name TEXT NOT NULL, display_name TEXT NOT NULL,
+    type TEXT NOT NULL, created_at REAL NOT NULL, locked INTEGER NOT NULL DEFAULT 0,
+    cover_url TEXT, preview_url TEXT);
+CREATE INDEX IF NOT EXISTS addresses_page ON addresses (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS addresses_owner ON addresses (subscriber_id, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS shared_by_name ON addresses (project_id, name)
+    WHERE type <> 'subscriber';
+CREATE TABLE IF NOT EXISTS conversations (
+    group_id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
+    pair_key TEXT NOT NULL, kind TEXT NOT NULL, address_a TEXT NOT NULL, address_b TEXT,
+    name TEXT NOT NULL, metadata TEXT NOT NULL, created_at REAL NOT NULL, last_message_at REAL,
+    UNIQUE (project_id, pair_key));
+CREATE TABLE IF NOT EXISTS members (
+    group_id TEXT NOT NULL REFERENCES conversations(group_id),
+    subscriber_id TEXT NOT NULL REFERENCES subscribers(id), address_id TEXT NOT NULL,
+    joined_at REAL NOT NULL, PRIMARY KEY (group_id, subscriber_id));
+CREATE INDEX IF NOT EXISTS members_by_subscriber ON members (subscriber_id, group_id);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES conversations(group_id),
+    from_address_id TEXT NOT NULL, subscriber_id TEXT NOT NULL, user_name TEXT, ts REAL NOT NULL,
+    type TEXT NOT NULL, subtype TEXT NOT NULL, kind TEXT, text TEXT, metadata TEXT NOT NULL,
+    details TEXT NOT NULL, hidden INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS messages_page ON messages (group_id, ts, id);
+CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts, id);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    subscriber_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (subscriber_id, key));
+"""
+
+TABLES = (
+    "settings",
+    "projects",
+    "subscribers",
+    "addresses",
+    "conversations",
+    "members",
+    "messages",
+    "idempotency_keys",
+)
+
+MESSAGE_COLUMNS = (
+    "m.id, m.group_id, m.from_address_id, m.subscriber_id, m.user_name, m.ts, m.type, m.subtype, "
+    "m.kind, m.text, m.metadata, m.details, m.hidden"
+)
+CONVERSATION_COLUMNS = (
+    "c.group_id, c.project_id, c.kind, c.address_a, c.address_b, c.name, c.created_at, "
+    "c.last_message_at, c.metadata"
+)
+ADDRESS_COLUMNS = (
+    "a.id, a.project_id, a.subscriber_id, a.name, a.display_name, a.type, a.created_at, a.locked, "
+    "a.cover_url, a.preview_url"
+)
+
+# kind -> (SELECT ... FROM ... WHERE <scope = ?>, sort column, id column)
+LISTS: dict[str, tuple[str, str, str]] = {
+    "conversation_messages": (
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.group_id = ?",
+        "m.ts",
+        "m.id",
+    ),
+    "subscriber_messages": (
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN members mb ON mb.group_id = m.group_id "
+        "WHERE mb.subscriber_id = ?",
+        "m.ts",
+        "m.id",
+    ),
+    "conversations": (
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations c "
+        "JOIN members mb ON mb.group_id = c.group_id WHERE mb.subscriber_id = ?",
+        "coalesce(c.last_message_at, c.created_at)",
+        "c.group_id",
+    ),
+    "addresses": (
+        f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.project_id = ?",
+        "a.created_at",
+        "a.id",
+    ),
+}
+
+encode_json = msgspec.json.encode
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def message_row(row: Any) -> MessageRecord:
+    return MessageRecord(
+        id=row[0],
+        group_id=row[1],
+        from_address_id=row[2],
+        subscriber_id=row[3],
+        user_name=row[4],
+        ts=row[5],
+        type=row[6],
+        subtype=row[7],
+        kind=row[8],
+        text=row[9],
+        metadata=_decode_object(row[10]),
+        details=_decode_object(row[11]),
+        hidden=bool(row[12]),
+    )
+
+
+def conversation_row(row: Any) -> ConversationRecord:
+    return ConversationRecord(
+        group_id=row[0],
+        project_id=row[1],
+        kind=row[2],
+        address_a=row[3],
+        address_b=row[4],
+        name=row[5],
+        created_at=row[6],
+        last_message_at=row[7],
+        metadata=_decode_object(row[8]),
+    )
+
+
+def address_row(row: Any) -> AddressRecord:
+    return AddressRecord(
+        id=row[0],
+        project_id=row[1],
+        subscriber_id=row[2],
+        name=row[3],
+        display_name=row[4],
+        type=row[5],
+        created_at=row[6],
+        locked=bool(row[7]),
+        cover_url=row[8],
+        preview_url=row[9],
+    )
+
+
+ROW_TO_RECORD = {
+    "conversation_messages": message_row,
+    "subscriber_messages": message_row,
+    "conversations": conversation_row,
+    "addresses": address_row,
+}

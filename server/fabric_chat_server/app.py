@@ -1,0 +1,122 @@
+"""Build the aiohttp application: REST routes from the contract, the WebSocket at ``/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from fabric_chat.contract import WS_PATH
+
+from .auth import TokenService, hash_project_token
+from .config import ServerConfig
+from .errors import error_middleware
+from .hub import Hub
+from .limits import RateLimiter
+from .pagination import PageTokens
+from .routes import register_routes
+from .sqlite_store import SqliteStore
+from .state import STATE, ServerState
+from .store import Store
+from .websocket import _CONNECTIONS, close_all_sockets, websocket_handler
+
+__all__ = ["create_app", "ensure_credentials"]
+
+logger = logging.getLogger(__name__)
+
+_SECRET_SETTING = "jwt_secret"
+
+
+async def ensure_credentials(state: ServerState) -> None:
+    """Settle the project credentials and the signing secret, storing what is new.
+
+    Given credentials replace the stored token of that project; with none given the oldest
+    stored project is served, or a new pair is made (kept in ``state.project_token`` for the
+    caller to print once).
+
+    Raises:
+        ValueError: Only one of project id and project token was given.
+    """
+    config, store = state.config, state.store
+    if (config.project_id is None) != (config.project_token is None):
+        raise ValueError("give both the project id and the project token, or neither")
+    if config.project_id is not None and config.project_token is not None:
+        await store.put_project(config.project_id, hash_project_token(config.project_token))
+        state.project_id, state.project_token = config.project_id, config.project_token
+    else:
+        project = await store.first_project()
+        if project is None:
+            project_id, token = str(uuid.uuid4()), "PT" + secrets.token_hex(24)
+            await store.put_project(project_id, hash_project_token(token))
+            state.project_id, state.project_token = project_id, token
+            state.generated_credentials = True
+        else:
+            state.project_id = project.id
+    secret = config.jwt_secret or await store.get_setting(_SECRET_SETTING)
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        await store.set_setting(_SECRET_SETTING, secret)
+    state.tokens = TokenService(secret, ttl=config.token_ttl)
+    state.page_tokens = PageTokens(secret)
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    await state.store.open()
+    try:
+        await ensure_credentials(state)
+        sweep_every = max(0.5, min(5.0, state.config.resume_window / 4))
+
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(sweep_every)
+                state.hub.expire()
+
+        sweeper = asyncio.get_running_loop().create_task(sweep())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+    finally:
+        await state.store.close()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    state = app[STATE]
+    state.shutting_down = True
+    await close_all_sockets(app, graceful=True)
+
+
+def create_app(config: ServerConfig, *, store: Store | None = None) -> web.Application:
+    """Return the chat server application for ``config``.
+
+    Args:
+        config: The settings.
+        store: The storage; defaults to a :class:`SqliteStore` on ``config.db_path``.
+
+    Raises:
+        RuntimeError: The route contract names an operation without a handler.
+    """
+    state = ServerState(
+        config=config,
+        store=store if store is not None else SqliteStore(config.db_path),
+        hub=Hub(resume_window=config.resume_window, max_unacked=config.max_unacked_events),
+        limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+    )
+    app = web.Application(
+        middlewares=[error_middleware(state.stats)],
+        client_max_size=config.max_body_bytes,
+    )
+    app[STATE] = state
+    app[_CONNECTIONS] = set()
+    register_routes(app)
+    app.router.add_get(WS_PATH, websocket_handler)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_on_shutdown)
+    return app

@@ -1,0 +1,163 @@
+"""Who is calling, and what they sent: authentication, rate limits, bodies and parameters.
+
+Everything here raises :class:`~fabric_chat_server.errors.ApiError` on bad input, before any
+state changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
+from aiohttp import web
+from fabric_chat_runtime.contract import Route
+
+from .auth import TokenError, parse_basic, same_secret
+from .errors import ApiError
+from .state import ServerState
+from .store import AddressRecord, SubscriberRecord
+
+__all__ = ["Caller", "authenticate", "authenticate_project", "page_params", "read_body"]
+
+T = TypeVar("T")
+
+_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_MISSING = re.compile(r"missing required field `([^`]*)`")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The subscriber behind a request's bearer token."""
+
+    subscriber: SubscriberRecord
+    addresses: list[AddressRecord]
+
+    @property
+    def project_id(self) -> str:
+        """The subscriber's project."""
+        return self.subscriber.project_id
+
+    @property
+    def own(self) -> AddressRecord:
+        """The subscriber's own ("from") address."""
+        return self.addresses[0]
+
+    @property
+    def address_ids(self) -> list[str]:
+        """Ids of every address of the subscriber."""
+        return [address.id for address in self.addresses]
+
+
+def _limit(state: ServerState, caller: str) -> None:
+    wait = state.limiter.check(caller)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too many requests",
+            headers={"Retry-After": state.limiter.retry_after(wait)},
+        )
+
+
+async def authenticate(request: web.Request, state: ServerState) -> Caller:
+    """Return the caller of a bearer-authenticated route.
+
+    Raises:
+        ApiError: 401 for a missing, malformed, forged, expired or foreign token; 429.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "a bearer token is required")
+    try:
+        claims = state.token_service.verify(token.strip())
+    except TokenError as exc:
+        raise ApiError(401, str(exc)) from None
+    subscriber = await state.store.get_subscriber(claims.sub)
+    if (
+        subscriber is None
+        or subscriber.project_id != claims.project_id
+        or claims.project_id != state.project_id
+    ):
+        raise ApiError(401, "the token's subscriber is unknown")
+    _limit(state, "subscriber:" + subscriber.id)
+    addresses = await state.store.subscriber_addresses(subscriber.id)
+    if not addresses:
+        raise ApiError(401, "the token's subscriber has no address")
+    return Caller(subscriber=subscriber, addresses=addresses)
+
+
+async def authenticate_project(request: web.Request, state: ServerState) -> str:
+    """Return the project id of a Basic-authenticated route.
+
+    Raises:
+        ApiError: 401 unless the project id and API token are right; 429.
+    """
+    credentials = parse_basic(request.headers.get("Authorization"))
+    if credentials is None:
+        raise ApiError(401, "project credentials (HTTP Basic) are required")
+    project_id, token = credentials
+    project = await state.store.get_project(project_id)
+    if (
+        project is None
+        or project_id != state.project_id
+        or not same_secret(token, project.token_hash)
+    ):
+        raise ApiError(401, "the project credentials are wrong")
+    _limit(state, "project:" + project_id)
+    return project_id
+
+
+def _attribute(error: msgspec.ValidationError) -> str | None:
+    text = str(error)
+    match = _PATH.search(text)
+    path = match.group(1) if match is not None else ""
+    missing = _MISSING.search(text)
+    if missing is not None:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or None
+
+
+async def read_body(request: web.Request, state: ServerState, body_type: type[T]) -> T:
+    """Read and decode a JSON body into ``body_type``.
+
+    Raises:
+        ApiError: 413 over the size limit, 400 malformed JSON, 422 wrong shape or types.
+    """
+    if request.content_length is not None and request.content_length > state.config.max_body_bytes:
+        raise ApiError(413, "the request body is too large")
+    raw = await request.read()
+    if len(raw) > state.config.max_body_bytes:
+        raise ApiError(413, "the request body is too large")
+    try:
+        return msgspec.json.decode(raw, type=body_type)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, str(exc), attribute=_attribute(exc)) from None
+    except msgspec.DecodeError:
+        raise ApiError(400, "the request body is not valid JSON") from None
+
+
+def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
+    """Return ``page_size`` (default and bounds from the contract) and ``page_token``.
+
+    Raises:
+        ApiError: 422 for a page size that is not an integer in bounds, or an empty token.
+    """
+    spec = route.param("page_size")
+    raw = request.query.get("page_size")
+    if raw is None:
+        size = int(spec.default) if isinstance(spec.default, int) else 10
+    else:
+        try:
+            size = int(raw.strip(), 10)
+        except ValueError:
+            raise ApiError(422, "page_size must be an integer", attribute="page_size") from None
+    low = spec.minimum if spec.minimum is not None else 1
+    high = spec.maximum if spec.maximum is not None else 1000
+    if not low <= size <= high:
+        raise ApiError(422, f"page_size must be in {low}..{high}", attribute="page_size")
+    token = request.query.get("page_token")
+    if token is not None and not token:
+        raise ApiError(422, "page_token must not be empty", attribute="page_token")
+    return size, token

@@ -1,0 +1,280 @@
+"""The REST routes of §4, registered from the generated route contract, both dialects."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from aiohttp import web
+from fabric_chat.contract import CONTRACT
+from fabric_chat.models import (
+    AddressPage,
+    ConversationMessagePage,
+    ConversationPage,
+    CreateAddressRequest,
+    CreateSubscriberTokenRequest,
+    CreateSubscriberTokenResponse,
+    JoinConversationRequest,
+    JoinConversationResponse,
+    PageLinks,
+    SendMessageRequest,
+    SubscriberInfo,
+)
+from fabric_chat_runtime.contract import Route
+
+from .conversations import resolve_for_history, resolve_for_join, resolve_for_send
+from .errors import ApiError
+from .events import publish_message
+from .inputs import authenticate, authenticate_project, page_params, read_body
+from .pagination import PagedResult, PageTokenError, fetch_page
+from .state import STATE, ServerState
+from .store import ListKind, MessageRecord
+from .views import ConversationLens, address_view
+from .wire import encode
+
+__all__ = ["HANDLERS", "register_routes"]
+
+Handler = Callable[[web.Request, ServerState, Route], Awaitable[web.StreamResponse]]
+
+_MAX_NAME = 256
+
+
+def _json(value: msgspec.Struct, status: int) -> web.Response:
+    return web.Response(body=encode(value), status=status, content_type="application/json")
+
+
+def _links(page: PagedResult) -> PageLinks:
+    return PageLinks(
+        self=page.self_url, first=page.first_url, next=page.next_url, prev=page.prev_url
+    )
+
+
+async def _page(
+    request: web.Request, state: ServerState, route: Route, kind: ListKind, scope: str
+) -> PagedResult:
+    size, token = page_params(request, route)
+    try:
+        return await fetch_page(
+            state.store,
+            state.page_token_service,
+            kind=kind,
+            scope=scope,
+            url=request.url,
+            page_size=size,
+            page_token=token,
+        )
+    except PageTokenError as exc:
+        raise ApiError(422, str(exc), attribute="page_token") from None
+
+
+def _name(value: str, attribute: str) -> str:
+    if not value.strip():
+        raise ApiError(422, f"{attribute} must not be empty", attribute=attribute)
+    if len(value) > _MAX_NAME:
+        raise ApiError(422, f"{attribute} is longer than {_MAX_NAME}", attribute=attribute)
+    return value
+
+
+async def get_subscriber_info(
+    request: web.Request, state: ServerState, route: Route
+) -> web.Response:
+    """``GET /api/fabric/subscriber/info``."""
+    caller = await authenticate(request, state)
+    info = SubscriberInfo(
+        id=caller.subscriber.id,
+        email=caller.subscriber.email,
+        display_name=caller.subscriber.display_name or caller.subscriber.reference,
+        fabric_addresses=[address_view(address) for address in caller.addresses],
+    )
+    return _json(info, route.status)
+
+
+async def list_addresses(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``GET /api/fabric/addresses``: the project's address directory."""
+    caller = await authenticate(request, state)
+    page = await _page(request, state, route, "addresses", caller.project_id)
+    body = AddressPage(data=[address_view(item) for item in page.items], links=_links(page))
+    return _json(body, route.status)
+
+
+async def get_address(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``GET /api/fabric/addresses/{address_id}``."""
+    caller = await authenticate(request, state)
+    address = await state.store.get_address(caller.project_id, request.match_info["address_id"])
+    if address is None:
+        raise ApiError(404, "no such address", attribute="address_id")
+    return _json(address_view(address), route.status)
+
+
+async def create_address(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``POST /api/fabric/addresses`` (project auth): a room or app address."""
+    project_id = await authenticate_project(request, state)
+    body = await read_body(request, state, CreateAddressRequest)
+    name = _name(body.name, "name")
+    if body.type not in ("room", "app"):
+        raise ApiError(422, "type must be room or app", attribute="type")
+    if body.display_name is not None:
+        _name(body.display_name, "display_name")
+    address = await state.store.ensure_address(
+        project_id,
+        name,
+        display_name=body.display_name,
+        type=body.type,
+        cover_url=body.cover_url,
+        preview_url=body.preview_url,
+    )
+    return _json(address_view(address), route.status)
+
+
+async def create_subscriber_token(
+    request: web.Request, state: ServerState, route: Route
+) -> web.Response:
+    """``POST /api/fabric/subscribers/tokens`` (project auth): mint a SAT."""
+    project_id = await authenticate_project(request, state)
+    body = await read_body(request, state, CreateSubscriberTokenRequest)
+    reference = _name(body.reference, "reference")
+    display_name = body.display_name
+    if display_name is None and (body.first_name or body.last_name):
+        display_name = " ".join(part for part in (body.first_name, body.last_name) if part)
+    if display_name is not None:
+        _name(display_name, "display_name")
+    if body.expire_at is not None and not time.time() < body.expire_at < 2**41:
+        raise ApiError(422, "expire_at must be a future Unix time", attribute="expire_at")
+    subscriber, _ = await state.store.ensure_subscriber(
+        project_id, reference, display_name, body.email
+    )
+    token = state.token_service.mint(
+        subscriber_id=subscriber.id,
+        project_id=project_id,
+        channel=state.channel_for(request.host),
+        expires_at=body.expire_at,
+    )
+    return _json(CreateSubscriberTokenResponse(token=token), route.status)
+
+
+async def join_conversation(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``POST /api/fabric/conversations/join``, either dialect."""
+    caller = await authenticate(request, state)
+    body = await read_body(request, state, JoinConversationRequest)
+    conversation, own = await resolve_for_join(state.store, caller, body)
+    lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
+    answer = JoinConversationResponse(
+        group_id=conversation.group_id,
+        fabric_address_ids=[lens.address_id_of(conversation), own],
+        from_fabric_address_id=own,
+    )
+    return _json(answer, route.status)
+
+
+async def list_conversations(
+    request: web.Request, state: ServerState, route: Route
+) -> web.Response:
+    """``GET /api/fabric/conversations``: the caller's conversations."""
+    caller = await authenticate(request, state)
+    page = await _page(request, state, route, "conversations", caller.subscriber.id)
+    lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
+    data = [await lens.conversation_view(item) for item in page.items]
+    return _json(ConversationPage(data=data, links=_links(page)), route.status)
+
+
+async def list_conversation_messages(
+    request: web.Request, state: ServerState, route: Route
+) -> web.Response:
+    """``GET /api/fabric/conversations/{key}/messages``: key is a group id or an address id."""
+    caller = await authenticate(request, state)
+    size, _ = page_params(request, route)
+    conversation = await resolve_for_history(state.store, caller, request.match_info["key"])
+    lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
+    if conversation is None:
+        base = request.url.without_query_params("page_token").update_query(page_size=size)
+        links = PageLinks(self=str(request.url), first=str(base))
+        return _json(ConversationMessagePage(data=[], links=links), route.status)
+    page = await _page(request, state, route, "conversation_messages", conversation.group_id)
+    data = [await lens.message(item) for item in page.items]
+    return _json(ConversationMessagePage(data=data, links=_links(page)), route.status)
+
+
+async def list_messages(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``GET /api/fabric/messages``: every message of the caller's conversations."""
+    caller = await authenticate(request, state)
+    page = await _page(request, state, route, "subscriber_messages", caller.subscriber.id)
+    lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
+    data = [await lens.message(item) for item in page.items]
+    return _json(ConversationMessagePage(data=data, links=_links(page)), route.status)
+
+
+async def send_message(request: web.Request, state: ServerState, route: Route) -> web.Response:
+    """``POST /api/fabric/messages``, either dialect; ``Idempotency-Key`` makes it replayable."""
+    caller = await authenticate(request, state)
+    body = await read_body(request, state, SendMessageRequest)
+    if not body.text:
+        raise ApiError(422, "text must not be empty", attribute="text")
+    if len(body.text.encode()) > state.config.max_text_bytes:
+        raise ApiError(413, "text is over the size limit", attribute="text")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= _MAX_NAME:
+        raise ApiError(
+            422, "Idempotency-Key must be 1 to 256 characters", attribute="Idempotency-Key"
+        )
+    conversation, own = await resolve_for_send(state.store, caller, body)
+    record = MessageRecord(
+        id=str(uuid.uuid4()),
+        group_id=conversation.group_id,
+        from_address_id=own,
+        subscriber_id=caller.subscriber.id,
+        user_name=caller.subscriber.display_name or caller.subscriber.reference,
+        ts=0.0,
+        type="message",
+        subtype="chat",
+        kind=None,
+        text=body.text,
+        metadata=body.metadata or {},
+        details=body.details or {},
+    )
+    async with state.send_lock:
+        stored, created = await state.store.insert_message(
+            record, None if key is None else (caller.subscriber.id, key)
+        )
+        if created:
+            await publish_message(state.store, state.hub, stored, caller.project_id)
+    lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
+    return _json(await lens.message(stored), route.status)
+
+
+HANDLERS: dict[str, Handler] = {
+    "getSubscriberInfo": get_subscriber_info,
+    "listAddresses": list_addresses,
+    "getAddress": get_address,
+    "createAddress": create_address,
+    "createSubscriberToken": create_subscriber_token,
+    "joinConversation": join_conversation,
+    "listConversations": list_conversations,
+    "listConversationMessages": list_conversation_messages,
+    "listMessages": list_messages,
+    "sendMessage": send_message,
+}
+
+
+def _bind(handler: Handler, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        return await handler(request, request.app[STATE], route)
+
+    endpoint.__name__ = route.operation_id
+    return endpoint
+
+
+def register_routes(app: web.Application) -> None:
+    """Add one aiohttp route per operation of the contract.
+
+    Raises:
+        RuntimeError: An operation has no handler (or a handler no operation).
+    """
+    operations = {route.operation_id for route in CONTRACT.routes}
+    missing = sorted(operations - HANDLERS.keys())
+    extra = sorted(HANDLERS.keys() - operations)
+    if missing or extra:
+        raise RuntimeError(f"route contract mismatch: missing {missing}, unknown {extra}")
+    for route in CONTRACT.routes:
+        app.router.add_route(route.method, route.path, _bind(HANDLERS[route.operation_id], route))

@@ -1,0 +1,310 @@
+"""The WebSocket at ``/``: JSON-RPC 2.0, one object per text frame (§7).
+
+The first frame must be ``signalwire.connect``; after its result the server sends the
+authorization state event, pings every ``ping_interval``, answers pings, takes acks, and swaps
+tokens on ``signalwire.reauthenticate``. On shutdown each socket gets ``signalwire.disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import msgspec
+from aiohttp import WSMsgType, web
+from fabric_chat.models import (
+    AuthorizationStateParams,
+    ConnectAuthorization,
+    ConnectParams,
+    ConnectResult,
+    EmptyResult,
+    FabricSubscriberAuthorization,
+    PingParams,
+    PingResult,
+    ReauthenticateParams,
+)
+
+from .auth import TokenClaims, TokenError
+from .frames import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESUME_REFUSED,
+    TOKEN_ERROR,
+    RpcId,
+    error_frame,
+    event_frame,
+    request_frame,
+    result_frame,
+)
+from .hub import Channel, Session
+from .state import STATE, ServerState
+
+__all__ = ["close_all_sockets", "websocket_handler"]
+
+logger = logging.getLogger(__name__)
+
+_decode_frame = msgspec.json.Decoder().decode
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, message: str, *, close: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close = close
+
+
+class _Connection:
+    """One socket's protocol state."""
+
+    def __init__(
+        self, state: ServerState, ws: web.WebSocketResponse, transport: asyncio.Transport | None
+    ) -> None:
+        self.state = state
+        self.ws = ws
+        self.transport = transport
+        self.session: Session | None = None
+        self.channel: Channel | None = None
+        self.waiters: dict[str, asyncio.Future[Any]] = {}
+
+    async def send(self, frame: str) -> None:
+        if self.channel is not None:
+            self.channel.offer(frame)
+        elif not self.ws.closed:
+            await self.ws.send_str(frame)
+
+    async def _claims(self, token: str) -> TokenClaims:
+        try:
+            claims = self.state.token_service.verify(token)
+        except TokenError as exc:
+            raise _Refused(TOKEN_ERROR, str(exc), close=True) from None
+        subscriber = await self.state.store.get_subscriber(claims.sub)
+        if (
+            subscriber is None
+            or subscriber.project_id != claims.project_id
+            or claims.project_id != self.state.project_id
+        ):
+            raise _Refused(TOKEN_ERROR, "the token's subscriber is unknown", close=True)
+        return claims
+
+    async def connect(self, request_id: RpcId, raw: Any) -> None:
+        """Open or resume the session; answer, send the authorization state, replay events."""
+        if self.session is not None:
+            raise _Refused(INVALID_REQUEST, "already connected", close=False)
+        try:
+            params = msgspec.convert(raw, ConnectParams)
+        except msgspec.ValidationError as exc:
+            raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
+        claims = await self._claims(params.authentication.jwt_token)
+        hub = self.state.hub
+        if params.protocol:
+            session = hub.resumable(params.protocol, claims.sub)
+            if session is None:
+                raise _Refused(RESUME_REFUSED, "the session cannot be resumed", close=False)
+            session.token_expires_at = float(claims.exp)
+        else:
+            session = hub.create(
+                jti=claims.jti,
+                subscriber_id=claims.sub,
+                project_id=claims.project_id,
+                event_acks=params.event_acks,
+                expires_at=float(claims.exp),
+            )
+        result = ConnectResult(
+            protocol=session.protocol,
+            identity=claims.sub,
+            ice_servers=[],
+            authorization=ConnectAuthorization(
+                jti=claims.jti,
+                project_id=claims.project_id,
+                fabric_subscriber=FabricSubscriberAuthorization(
+                    version=1,
+                    expires_at=float(claims.exp),
+                    subscriber_id=claims.sub,
+                    application_id=None,
+                    project_id=claims.project_id,
+                    space_id=claims.project_id,
+                ),
+            ),
+        )
+        transport = self.transport
+        channel = Channel(
+            self.ws,
+            self.state.config.send_queue_size,
+            abort=None if transport is None else transport.abort,
+        )
+        self.channel = channel
+        self.session = session
+        channel.offer(result_frame(request_id, result))
+        _, state_frame = event_frame(
+            "signalwire.authorization.state",
+            channel=session.protocol,
+            is_author=False,
+            payload=AuthorizationStateParams(authorization_state=session.authorization_state),
+        )
+        channel.offer(state_frame)
+        hub.attach(session, channel)
+
+    async def reauthenticate(self, request_id: RpcId, raw: Any) -> None:
+        assert self.session is not None
+        try:
+            params = msgspec.convert(raw, ReauthenticateParams)
+        except msgspec.ValidationError as exc:
+            raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
+        try:
+            claims = await self._claims(params.authentication.jwt_token)
+        except _Refused as exc:
+            raise _Refused(exc.code, exc.message, close=False) from None
+        if claims.sub != self.session.subscriber_id:
+            raise _Refused(TOKEN_ERROR, "the token belongs to another subscriber", close=False)
+        self.session.token_expires_at = float(claims.exp)
+        await self.send(result_frame(request_id, EmptyResult()))
+
+    async def handle_text(self, data: str) -> bool:
+        """Handle one text frame; return ``False`` to close the socket."""
+        limit = self.state.config.max_frame_bytes
+        if len(data) > limit or (4 * len(data) > limit and len(data.encode()) > limit):
+            await self.send(error_frame(None, INVALID_REQUEST, "the frame is too large"))
+            return True
+        try:
+            frame = _decode_frame(data)
+        except msgspec.DecodeError:
+            await self.send(error_frame(None, PARSE_ERROR, "the frame is not valid JSON"))
+            return True
+        if not isinstance(frame, dict) or frame.get("jsonrpc") != "2.0":
+            await self.send(error_frame(None, INVALID_REQUEST, "not a JSON-RPC 2.0 object"))
+            return self.session is not None
+        request_id = frame.get("id")
+        if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+            request_id = None
+        method = frame.get("method")
+        if method is None:
+            return await self._handle_response(request_id, frame)
+        params = frame.get("params", {})
+        if not isinstance(method, str) or not isinstance(params, dict):
+            await self.send(error_frame(request_id, INVALID_REQUEST, "invalid request"))
+            return self.session is not None
+        try:
+            if self.session is None and method != "signalwire.connect":
+                raise _Refused(INVALID_REQUEST, "signalwire.connect must come first", close=True)
+            if method == "signalwire.connect":
+                await self.connect(request_id, params)
+            elif method == "signalwire.ping":
+                ping = msgspec.convert(params, PingParams)
+                await self.send(result_frame(request_id, PingResult(timestamp=ping.timestamp)))
+            elif method == "signalwire.reauthenticate":
+                await self.reauthenticate(request_id, params)
+            else:
+                raise _Refused(METHOD_NOT_FOUND, f"unknown method {method[:64]!r}", close=False)
+        except msgspec.ValidationError as exc:
+            await self.send(error_frame(request_id, INVALID_PARAMS, f"invalid params: {exc}"))
+        except _Refused as exc:
+            await self.send(error_frame(request_id, exc.code, exc.message))
+            return not exc.close
+        return True
+
+    async def _handle_response(self, request_id: RpcId, frame: dict[str, Any]) -> bool:
+        if request_id is None or ("result" not in frame and "error" not in frame):
+            await self.send(error_frame(request_id, INVALID_REQUEST, "invalid request"))
+            return self.session is not None
+        if isinstance(request_id, str):
+            waiter = self.waiters.pop(request_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+            if self.session is not None:
+                self.session.ack(request_id)
+        return True
+
+    async def ping_loop(self) -> None:
+        interval = self.state.config.ping_interval
+        while not self.ws.closed:
+            await asyncio.sleep(interval)
+            if self.channel is None or self.state.hub.pings_paused:
+                continue
+            _, frame = request_frame("signalwire.ping", PingParams(timestamp=time.time()))
+            self.channel.offer(frame)
+
+    async def disconnect(self) -> None:
+        """Send ``signalwire.disconnect``, wait briefly for the answer, then close."""
+        if self.channel is not None and not self.ws.closed:
+            request_id, frame = request_frame("signalwire.disconnect", {})
+            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self.waiters[request_id] = waiter
+            self.channel.offer(frame)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, self.state.config.disconnect_timeout)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=1001, message=b"server shutdown")
+
+
+_CONNECTIONS: web.AppKey[set[_Connection]] = web.AppKey("fabric_chat_connections")
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    """Serve one WebSocket for its whole life."""
+    state = request.app[STATE]
+    if state.shutting_down:
+        raise web.HTTPServiceUnavailable()
+    ws = web.WebSocketResponse(
+        max_msg_size=max(4 * state.config.max_frame_bytes, 1024 * 1024), timeout=0.5
+    )
+    await ws.prepare(request)
+    connection = _Connection(state, ws, request.transport)
+    connections = request.app[_CONNECTIONS]
+    connections.add(connection)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            pinger = tasks.create_task(connection.ping_loop())
+            writer: asyncio.Task[None] | None = None
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    try:
+                        keep = await connection.handle_text(message.data)
+                    except Exception:
+                        state.stats.unexpected += 1
+                        logger.exception("unexpected error on a WebSocket frame")
+                        await connection.send(error_frame(None, INTERNAL_ERROR, "internal error"))
+                        keep = connection.session is not None
+                elif message.type == WSMsgType.BINARY:
+                    await connection.send(
+                        error_frame(None, INVALID_REQUEST, "binary frames are not accepted")
+                    )
+                    keep = connection.session is not None
+                else:
+                    break
+                if writer is None and connection.channel is not None:
+                    writer = tasks.create_task(connection.channel.run_writer())
+                if not keep:
+                    break
+            if connection.channel is not None:
+                connection.channel.finish()
+            pinger.cancel()
+        if not ws.closed:
+            await ws.close()
+    finally:
+        connections.discard(connection)
+        if connection.session is not None and connection.channel is not None:
+            state.hub.detach(connection.session, connection.channel)
+    return ws
+
+
+async def close_all_sockets(app: web.Application, *, graceful: bool) -> None:
+    """Close every open socket: with ``signalwire.disconnect`` first when ``graceful``."""
+    registered: set[_Connection] = app[_CONNECTIONS]
+    connections = list(registered)
+    if graceful:
+        async with asyncio.TaskGroup() as tasks:
+            for connection in connections:
+                tasks.create_task(connection.disconnect())
+    else:
+        for connection in connections:
+            if connection.channel is not None:
+                connection.channel.finish()
+            if connection.transport is not None:
+                connection.transport.abort()

@@ -1,0 +1,301 @@
+"""Only members get in, tokens are checked, and bad input changes nothing (§4, issue 3 (5), (6))."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import jwt
+import pytest
+from fabric_chat_server.testing import LocalServer
+
+
+async def _pair(server: LocalServer, api: Any) -> dict[str, Any]:
+    alice, bob, eve = [await server.token(n) for n in ("alice", "bob", "eve")]
+    a_addr, b_addr = await server.address_of("alice"), await server.address_of("bob")
+    _, joined = await api.post("/api/fabric/conversations/join", alice, {"conversation_id": b_addr})
+    await api.send(alice, b_addr, "secret")
+    return {
+        "alice": alice,
+        "bob": bob,
+        "eve": eve,
+        "a": a_addr,
+        "b": b_addr,
+        "group": joined["group_id"],
+    }
+
+
+async def test_outsider_can_neither_read_post_nor_join_by_group(
+    server: LocalServer, api: Any
+) -> None:
+    s = await _pair(server, api)
+    before = await server.state.store.counts()
+    status, body = await api.get(f"/api/fabric/conversations/{s['group']}/messages", s["eve"])
+    assert status == 403
+    assert "secret" not in str(body)
+    status, _ = await api.post(
+        "/api/fabric/messages", s["eve"], {"group_id": s["group"], "text": "hi"}
+    )
+    assert status == 403
+    status, _ = await api.post(
+        "/api/fabric/conversations/join", s["eve"], {"conversation_id": s["group"]}
+    )
+    assert status == 403
+    status, page = await api.get("/api/fabric/messages", s["eve"])
+    assert (status, page["data"]) == (200, [])
+    status, _ = await api.post(
+        "/api/fabric/messages",
+        s["eve"],
+        {"group_id": s["group"], "from_fabric_address_id": s["a"], "text": "x"},
+    )
+    assert status == 403
+    assert await server.state.store.counts() == before
+
+
+async def test_cannot_send_from_someone_elses_address(server: LocalServer, api: Any) -> None:
+    s = await _pair(server, api)
+    status, body = await api.post(
+        "/api/fabric/messages",
+        s["bob"],
+        {"group_id": s["group"], "from_fabric_address_id": s["a"], "text": "x"},
+    )
+    assert status == 403
+    assert body["errors"][0]["attribute"] == "from_fabric_address_id"
+
+
+async def test_joining_only_yourself_is_422(server: LocalServer, api: Any) -> None:
+    alice = await server.token("alice")
+    a_addr = await server.address_of("alice")
+    before = await server.state.store.counts()
+    for body in (
+        {"from_fabric_address_id": a_addr, "fabric_address_ids": [a_addr]},
+        {"conversation_id": a_addr},
+        {},
+    ):
+        status, answer = await api.post("/api/fabric/conversations/join", alice, body)
+        assert status == 422, body
+        assert answer["errors"][0]["type"] == "validation_error"
+    assert await server.state.store.counts() == before
+
+
+def _forge(server: LocalServer, **changes: Any) -> str:
+    state = server.state
+    token = state.token_service.mint(
+        subscriber_id="x", project_id=server.project_id, channel="ws://x"
+    )
+    claims = jwt.decode(token, options={"verify_signature": False})
+    header = {"typ": "SAT", "ch": "ws://x"}
+    header.update(changes.pop("header", {}))
+    claims.update(changes)
+    return jwt.encode(claims, state.token_service._key, algorithm="HS256", headers=header)
+
+
+async def test_bad_tokens_get_401(server: LocalServer, api: Any) -> None:
+    alice = await server.token("alice")
+    sub = jwt.decode(alice, options={"verify_signature": False})["sub"]
+    head, payload, signature = alice.split(".")
+    tampered = f"{head}.{payload}.{signature[:-4]}AAAA"
+    other_key = jwt.encode(
+        jwt.decode(alice, options={"verify_signature": False}),
+        "another-secret-that-is-long-enough-32b",
+        algorithm="HS256",
+        headers={"typ": "SAT"},
+    )
+    tokens = {
+        "missing": None,
+        "garbage": "not-a-jwt",
+        "tampered": tampered,
+        "other secret": other_key,
+        "expired": _forge(server, sub=sub, exp=int(time.time()) - 10),
+        "wrong typ": _forge(server, sub=sub, header={"typ": "JWT"}),
+        "unknown subscriber": _forge(server, sub="nobody"),
+        "other project": _forge(server, sub=sub, project_id="another-project"),
+    }
+    for name, token in tokens.items():
+        status, body, _ = await api.call("GET", "/api/fabric/subscriber/info", token=token)
+        assert status == 401, name
+        assert body["errors"][0]["type"] == "authentication_error"
+        assert token is None or token not in str(body)
+    status, _, _ = await api.call(
+        "GET", "/api/fabric/subscriber/info", headers={"Authorization": "Basic eDp5"}
+    )
+    assert status == 401
+
+
+async def test_token_of_another_project_in_the_same_store_is_refused(
+    server: LocalServer, api: Any
+) -> None:
+    from fabric_chat_server.auth import hash_project_token
+
+    await server.state.store.put_project("second", hash_project_token("second-token"))
+    basic = "Basic " + base64.b64encode(b"second:second-token").decode()
+    status, _, _ = await api.call(
+        "POST",
+        "/api/fabric/subscribers/tokens",
+        json={"reference": "mallory"},
+        headers={"Authorization": basic},
+    )
+    assert status == 401
+    subscriber, _ = await server.state.store.ensure_subscriber("second", "mallory", None)
+    token = server.state.token_service.mint(
+        subscriber_id=subscriber.id, project_id="second", channel="ws://x"
+    )
+    status, _ = await api.get("/api/fabric/subscriber/info", token)
+    assert status == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Basic", "Basic !!!", "Bearer abc", "Basic " + base64.b64encode(b"nocolon").decode()],
+)
+async def test_project_routes_need_the_right_basic_credentials(
+    server: LocalServer, api: Any, header: str | None
+) -> None:
+    before = await server.state.store.counts()
+    headers = {} if header is None else {"Authorization": header}
+    for path, body in (
+        ("/api/fabric/subscribers/tokens", {"reference": "x"}),
+        ("/api/fabric/addresses", {"name": "r"}),
+    ):
+        status, answer, _ = await api.call("POST", path, json=body, headers=headers)
+        assert status == 401
+        assert answer["errors"][0]["code"] == "unauthorized"
+    wrong = "Basic " + base64.b64encode(f"{server.project_id}:wrong".encode()).decode()
+    status, _, _ = await api.call(
+        "POST", "/api/fabric/addresses", json={"name": "r"}, headers={"Authorization": wrong}
+    )
+    assert status == 401
+    assert await server.state.store.counts() == before
+
+
+async def test_bad_bodies_change_nothing(server: LocalServer, api: Any) -> None:
+    s = await _pair(server, api)
+    big = "x" * (64 * 1024 + 1)
+    cases: list[tuple[str, Any, int, str | None]] = [
+        ("/api/fabric/messages", b"{not json", 400, None),
+        ("/api/fabric/messages", b"", 400, None),
+        ("/api/fabric/messages", b"[]", 422, None),
+        ("/api/fabric/messages", {"conversation_id": s["b"]}, 422, "text"),
+        ("/api/fabric/messages", {"conversation_id": s["b"], "text": 5}, 422, "text"),
+        ("/api/fabric/messages", {"conversation_id": s["b"], "text": ""}, 422, "text"),
+        ("/api/fabric/messages", {"text": "no target"}, 422, "group_id"),
+        (
+            "/api/fabric/messages",
+            {"conversation_id": s["b"], "text": "x", "metadata": []},
+            422,
+            "metadata",
+        ),
+        ("/api/fabric/messages", {"conversation_id": s["b"], "text": big}, 413, "text"),
+        (
+            "/api/fabric/messages",
+            {"conversation_id": "unknown", "text": "x"},
+            404,
+            "conversation_id",
+        ),
+        ("/api/fabric/messages", {"group_id": "unknown", "text": "x"}, 404, "group_id"),
+        (
+            "/api/fabric/conversations/join",
+            {"fabric_address_ids": "nope"},
+            422,
+            "fabric_address_ids",
+        ),
+        ("/api/fabric/conversations/join", {"conversation_id": "unknown"}, 404, "conversation_id"),
+        (
+            "/api/fabric/conversations/join",
+            {"fabric_address_ids": [s["a"], s["b"], "third"]},
+            422,
+            "fabric_address_ids",
+        ),
+    ]
+    before = await server.state.store.counts()
+    for path, body, expected, attribute in cases:
+        if isinstance(body, bytes):
+            status, answer, _ = await api.call(
+                "POST",
+                path,
+                token=s["alice"],
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+        else:
+            status, answer = await api.post(path, s["alice"], body)
+        assert status == expected, (
+            body
+            if not isinstance(body, dict) or "text" not in body or len(str(body)) < 200
+            else path,
+            answer,
+        )
+        assert set(answer) == {"errors"}
+        assert answer["errors"][0].get("attribute") == attribute, answer
+    status, answer, _ = await api.call(
+        "POST",
+        "/api/fabric/messages",
+        token=s["alice"],
+        data=b"x" * (300 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 413
+    assert answer["errors"][0]["code"] == "too_large"
+    assert await server.state.store.counts() == before
+    assert server.state.stats.unexpected == 0
+
+
+async def test_project_route_bad_bodies(server: LocalServer, api: Any) -> None:
+    before = await server.state.store.counts()
+    for path, body, expected in (
+        ("/api/fabric/subscribers/tokens", {}, 422),
+        ("/api/fabric/subscribers/tokens", {"reference": ""}, 422),
+        ("/api/fabric/subscribers/tokens", {"reference": "a", "expire_at": 5}, 422),
+        ("/api/fabric/subscribers/tokens", {"reference": 3}, 422),
+        ("/api/fabric/addresses", {"name": "r", "type": "subscriber"}, 422),
+        ("/api/fabric/addresses", {"name": " "}, 422),
+        ("/api/fabric/addresses", [], 422),
+    ):
+        status, answer, _ = await api.call("POST", path, json=body, basic=True)
+        assert status == expected, body
+        assert "errors" in answer
+    assert await server.state.store.counts() == before
+
+
+async def test_unknown_routes_and_methods_get_the_error_body(server: LocalServer, api: Any) -> None:
+    alice = await server.token("alice")
+    status, body = await api.get("/api/fabric/nothing", alice)
+    assert status == 404
+    assert body["errors"][0]["code"] == "not_found"
+    status, body, response = await api.call("DELETE", "/api/fabric/messages", token=alice)
+    assert status == 405
+    assert "Allow" in response.headers
+    assert body["errors"][0]["code"] == "method_not_allowed"
+
+
+async def test_rate_limit_answers_429_with_retry_after() -> None:
+    async with LocalServer(rate_limit_per_second=0.5, rate_limit_burst=2) as server:
+        import aiohttp
+
+        alice = await server.token("alice")
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {alice}"}) as session:
+            statuses = []
+            for _ in range(3):
+                async with session.get(server.base_url + "/api/fabric/subscriber/info") as response:
+                    statuses.append(response.status)
+                    retry_after = response.headers.get("Retry-After")
+            assert statuses == [200, 200, 429]
+            assert retry_after is not None
+            assert int(retry_after) >= 1
+
+
+async def test_unexpected_faults_become_a_bare_500(server: LocalServer, api: Any) -> None:
+    alice = await server.token("alice")
+    store = server.state.store
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database password is hunter2")
+
+    store.subscriber_addresses = broken  # type: ignore[method-assign]
+    status, body = await api.get("/api/fabric/subscriber/info", alice)
+    assert status == 500
+    assert "hunter2" not in str(body)
+    assert body["errors"][0]["code"] == "internal_error"
+    assert server.state.stats.unexpected == 1
+    server.state.stats.unexpected = 0
