@@ -15,6 +15,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = (
     "fabric_chat_server.cli.serve",
     "fabric_chat_server.cli.admin",
+    "fabric_chat_server.cli.chat",
 )
 
 

@@ -55,10 +55,10 @@ def _project_options(command: Any) -> Any:
     )(command)
     command = click.option(
         "--server",
-        envvar="FABRIC_CHAT_SERVER",
+        envvar=["FABRIC_CHAT_URL", "FABRIC_CHAT_SERVER"],
         default="http://127.0.0.1:8787",
         show_default=True,
-        help="Base URL of the server.",
+        help="Base URL of the server (or FABRIC_CHAT_URL).",
     )(command)
     return command
 

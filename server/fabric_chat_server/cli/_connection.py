@@ -1,0 +1,213 @@
+"""What every SDK-based command shares: where the server is, the token, and clean errors.
+
+Each command takes ``--token`` (``FABRIC_CHAT_TOKEN``), ``--server`` (``FABRIC_CHAT_URL``),
+``--ws-url`` (``FABRIC_CHAT_WS_URL``), ``--timeout`` and ``--debug``, opens one
+:class:`fabric_chat.Client` and runs one coroutine with it. SDK errors become one
+``Error: ...`` line and exit status 1; ``--debug`` lets the traceback through instead, and
+turns on the SDK's debug logging (which never contains the token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+import fabric_chat
+from fabric_chat import Client
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "Connection",
+    "connection_options",
+    "describe_error",
+    "run_with_client",
+]
+
+#: Exit status after Ctrl-C in a command that is not meant to run until interrupted.
+EXIT_INTERRUPTED = 130
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where and as whom a command talks to the chat service.
+
+    Attributes:
+        token: The subscriber access token (SAT); never printed.
+        server: The HTTP origin, or ``None`` to derive it from the token's ``ch`` header.
+        ws_url: The WebSocket URL, or ``None``: from ``server`` when given, else from the token.
+        timeout: Seconds each call may take.
+        debug: Whether errors show their traceback.
+    """
+
+    token: str
+    server: str | None
+    ws_url: str | None
+    timeout: float
+    debug: bool
+
+    def __repr__(self) -> str:
+        return f"Connection(server={self.server!r}, ws_url={self.ws_url!r})"
+
+    def client(self) -> Client:
+        """Return a new SDK client for this connection (use it with ``async with``)."""
+        ws_url = self.ws_url
+        if ws_url is None and self.server is not None:
+            ws_url = _socket_url(self.server)
+        return Client(token=self.token, base_url=self.server, ws_url=ws_url, timeout=self.timeout)
+
+
+def _socket_url(server: str) -> str:
+    """Return the WebSocket URL on the same origin as ``server`` (our server's layout)."""
+    parts = urlsplit(server)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, "/", "", ""))
+
+
+def connection_options(command: _F) -> _F:
+    """Add ``--token``, ``--server``, ``--ws-url``, ``--timeout`` and ``--debug`` to a command.
+
+    The command receives them as one ``connection: Connection`` argument.
+    """
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        token: str,
+        server: str | None,
+        ws_url: str | None,
+        timeout: float,
+        debug: bool,
+        **kwargs: Any,
+    ) -> Any:
+        if not token.strip():
+            raise click.UsageError("the token is empty (--token or FABRIC_CHAT_TOKEN)")
+        connection = Connection(
+            token=token.strip(),
+            server=server.rstrip("/") if server else None,
+            ws_url=ws_url or None,
+            timeout=timeout,
+            debug=debug,
+        )
+        return command(*args, connection=connection, **kwargs)
+
+    options = [
+        click.option(
+            "--debug",
+            is_flag=True,
+            help="Show the full traceback when something fails.",
+        ),
+        click.option(
+            "--timeout",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds to wait for each answer.",
+        ),
+        click.option(
+            "--ws-url",
+            envvar="FABRIC_CHAT_WS_URL",
+            show_envvar=True,
+            default=None,
+            metavar="URL",
+            help="WebSocket URL (default: the --server origin, else from the token).",
+        ),
+        click.option(
+            "--server",
+            "--url",
+            "server",
+            envvar="FABRIC_CHAT_URL",
+            show_envvar=True,
+            default=None,
+            metavar="URL",
+            help="HTTP origin of the server, e.g. http://127.0.0.1:8787 (default: from the token).",
+        ),
+        click.option(
+            "--token",
+            envvar="FABRIC_CHAT_TOKEN",
+            show_envvar=True,
+            required=True,
+            metavar="SAT",
+            help="Subscriber access token (mint one with 'fabric-chat token').",
+        ),
+    ]
+    decorated: Any = wrapper
+    for option in options:
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def describe_error(exc: BaseException, *, address: str | None = None) -> str:
+    """Return one line saying what went wrong, for an error the SDK raised.
+
+    Args:
+        exc: The error.
+        address: The address id the command was given, if any (named in a 403 / 404 hint).
+    """
+    if isinstance(exc, fabric_chat.AuthenticationError):
+        return f"the server refused the token ({exc}); check --token / FABRIC_CHAT_TOKEN"
+    if address is not None and isinstance(
+        exc, fabric_chat.PermissionDeniedError | fabric_chat.NotFoundError
+    ):
+        shown = address if len(address) <= 40 else address[:40] + "..."
+        return f"the server answered {exc}; is {shown!r} an address id you can chat with?"
+    if isinstance(exc, fabric_chat.APIError):
+        return f"the server answered {exc}"
+    if isinstance(exc, fabric_chat.ConnectionError):
+        return f"cannot reach the server: {exc}"
+    if isinstance(exc, fabric_chat.TimeoutError):
+        return f"timed out: {exc}"
+    if isinstance(exc, fabric_chat.ProtocolError):
+        return f"unexpected answer from the server: {exc}"
+    if isinstance(exc, fabric_chat.InvalidArgumentError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_with_client(
+    connection: Connection,
+    work: Callable[[Client], Awaitable[_T]],
+    *,
+    address: str | None = None,
+) -> _T:
+    """Open a client, run ``work(client)`` with it, close it, and return the result.
+
+    Args:
+        connection: Where and as whom.
+        work: What to do with the client.
+        address: The address id the command works on, for error messages.
+
+    Raises:
+        click.ClickException: The SDK failed (one line, exit status 1), unless ``--debug``.
+        click.exceptions.Exit: Ctrl-C (exit status 130).
+    """
+
+    async def main() -> _T:
+        async with connection.client() as client:
+            return await work(client)
+
+    # The SDK logs its retries and reconnects; a command reports what matters itself.
+    logging.basicConfig(
+        level=logging.DEBUG if connection.debug else logging.ERROR,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    except (fabric_chat.FabricChatError, OSError) as exc:
+        if connection.debug:
+            raise
+        message = describe_error(exc, address=address).replace(connection.token, "<token>")
+        raise click.ClickException(message) from None
