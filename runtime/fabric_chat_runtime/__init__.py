@@ -1,1 +1,23 @@
 """The hand-written engine behind the generated ``fabric_chat`` package; knows no chat schema."""
+
+from .client import BaseClient as BaseClient
+from .errors import FabricChatError as FabricChatError
+from .pagination import Page as Page
+from .retry import ReconnectPolicy as ReconnectPolicy
+from .retry import RetryPolicy as RetryPolicy
+from .session import HeartbeatPolicy as HeartbeatPolicy
+from .state import ConnectionState as ConnectionState
+from .subscriptions import MessageStream as MessageStream
+from .subscriptions import Subscription as Subscription
+
+__all__ = [
+    "BaseClient",
+    "ConnectionState",
+    "FabricChatError",
+    "HeartbeatPolicy",
+    "MessageStream",
+    "Page",
+    "ReconnectPolicy",
+    "RetryPolicy",
+    "Subscription",
+]

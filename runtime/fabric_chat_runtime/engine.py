@@ -6,23 +6,129 @@ it wants back. The engine speaks the wire protocol of PROTOCOL.md (group dialect
 pagination, subscriptions over one socket) and never imports the generated package.
 """
 
+# The seam's methods take a per-call ``timeout`` (seconds) by design; it bounds each HTTP attempt.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 
+from . import errors
+from ._feeds import Feeds
+from ._history import HistoryReader, first_url
+from ._http import HttpClient
+from ._tasks import TaskOwner
+from .codec import JoinResult, SubscriberInfo, decoder, encode
+from .contract import Contract
 from .pagination import Page
+from .retry import ReconnectPolicy, RetryPolicy
+from .session import HeartbeatPolicy, SocketSession
+from .state import ConnectionState, StateWatch
 from .subscriptions import MessageStream, Subscription
+from .transport import Transport
 
 __all__ = ["Engine"]
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T", bound=msgspec.Struct)
+
+_decode_info = msgspec.json.Decoder(SubscriberInfo).decode
+_decode_join = msgspec.json.Decoder(JoinResult).decode
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+
+class _Sent(msgspec.Struct):
+    ts: float = 0.0
+    conversation_name: str | None = None
+
+
+_decode_sent = msgspec.json.Decoder(_Sent).decode
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    group_id: str
+    body: bytes
+
+
+def _decode_as(result_type: type[T], body: bytes) -> T:
+    try:
+        value: T = decoder(result_type).decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise errors.ProtocolError(f"unexpected answer: {exc}") from None
+    return value
 
 
 class Engine:
     """Transport, session, caches and the protocol's chat semantics for one client."""
+
+    def __init__(
+        self,
+        *,
+        contract: Contract,
+        token: str,
+        base_url: str,
+        ws_url: str,
+        timeout: float,
+        retry: RetryPolicy,
+        reconnect: ReconnectPolicy,
+        heartbeat: HeartbeatPolicy,
+        connect_timeout: float,
+        agent: str,
+        session: object | None = None,
+    ) -> None:
+        self._contract = contract
+        self._transport = Transport(session=session, user_agent=agent)
+        self._http = HttpClient(
+            self._transport, base_url=base_url, token=token, retry=retry, timeout=timeout
+        )
+        self._reconnect = reconnect
+        self._tasks = TaskOwner()
+        self.states = StateWatch()
+        self._feeds = Feeds(self._http, self._tasks, reconnect)
+        self.socket = SocketSession(
+            self._transport,
+            ws_url=ws_url,
+            token=token,
+            agent=agent,
+            sink=self._feeds,
+            state=self.states,
+            reconnect=reconnect,
+            heartbeat=heartbeat,
+            connect_timeout=connect_timeout,
+        )
+        self.base_url = base_url
+        self.ws_url = ws_url
+        self._me: str | None = None
+        self._me_lock = asyncio.Lock()
+        self._joins: dict[str, _Joined] = {}
+        self._join_locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Engine(base_url={self.base_url!r}, ws_url={self.ws_url!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise errors.ClientClosedError("the client is closed")
+
+    def _path(self, operation_id: str, value: str | None = None) -> str:
+        route = self._contract.route(operation_id)
+        names = _PATH_PARAM.findall(route.path)
+        if value is None or not names:
+            return route.expand()
+        return route.expand({names[0]: value})
+
+    # REST.
 
     async def request(
         self,
@@ -36,7 +142,17 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> T:
         """Call one route of the contract and decode its answer into ``result_type``."""
-        raise NotImplementedError
+        self._check_open()
+        route = self._contract.route(operation_id)
+        answer = await self._http.call(
+            route.method,
+            route.expand(path),
+            params={key: str(value) for key, value in (query or {}).items()} or None,
+            body=None if body is None else encode(body),
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+        )
+        return _decode_as(result_type, answer)
 
     async def page(
         self,
@@ -48,11 +164,63 @@ class Engine:
         timeout: float | None = None,
     ) -> Page[T]:
         """Fetch the first page of a paged route (e.g. ``listConversations``)."""
-        raise NotImplementedError
+        self._check_open()
+        route = self._contract.route(operation_id)
+        reader = HistoryReader(
+            self._http,
+            item_type=item_type,
+            page_size=page_size,
+            chat_only=False,
+            address_id=None,
+            timeout=timeout,
+        )
+        return await reader.first(
+            first_url(self._http, route.expand(path), {"page_size": page_size})
+        )
 
-    async def join(self, address_id: str, *, result_type: type[T], timeout: float | None = None) -> T:
+    async def my_address(self, *, timeout: float | None = None) -> str:
+        """Return the caller's own address id (the first of its ``fabric_addresses``); cached."""
+        self._check_open()
+        async with self._me_lock:
+            if self._me is None:
+                route = self._contract.route("getSubscriberInfo")
+                answer = await self._http.call(route.method, route.expand(), timeout=timeout)
+                try:
+                    info = _decode_info(answer)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    raise errors.ProtocolError("unexpected subscriber info") from None
+                if not info.fabric_addresses:
+                    raise errors.ProtocolError("the subscriber has no address")
+                self._me = info.fabric_addresses[0].id
+            return self._me
+
+    async def _joined(self, address_id: str, timeout: float | None) -> _Joined:
+        joined = self._joins.get(address_id)
+        if joined is not None:
+            return joined
+        lock = self._join_locks.setdefault(address_id, asyncio.Lock())
+        async with lock:
+            joined = self._joins.get(address_id)
+            if joined is None:
+                me = await self.my_address(timeout=timeout)
+                route = self._contract.route("joinConversation")
+                body = {"from_fabric_address_id": me, "fabric_address_ids": [address_id, me]}
+                answer = await self._http.call(
+                    route.method, route.expand(), body=encode(body), timeout=timeout
+                )
+                try:
+                    group_id = _decode_join(answer).group_id
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    raise errors.ProtocolError("unexpected join answer") from None
+                joined = self._joins[address_id] = _Joined(group_id, answer)
+            return joined
+
+    async def join(
+        self, address_id: str, *, result_type: type[T], timeout: float | None = None
+    ) -> T:
         """Join the conversation with ``address_id`` (group dialect); cached per address."""
-        raise NotImplementedError
+        self._check_open()
+        return _decode_as(result_type, (await self._joined(address_id, timeout)).body)
 
     async def send_message(
         self,
@@ -64,8 +232,58 @@ class Engine:
         result_type: type[T],
         timeout: float | None = None,
     ) -> T:
-        """Join if needed, then send; safe to retry (idempotency key). Returns a Conversation."""
-        raise NotImplementedError
+        """Join if needed, then send; safe to retry (idempotency key). Returns a Conversation.
+
+        The Conversation is built from the join and the created message: ``id`` and
+        ``group_id`` are the group id, ``address_id`` the address asked, ``name`` the message's
+        ``conversation_name``, ``last_message_at`` its ``ts``, ``from_fabric_address_id`` the
+        caller's address and ``last_message`` the message, converted to whatever type
+        ``result_type`` declares for that field (``msgspec.convert``).
+        """
+        self._check_open()
+        joined = await self._joined(address_id, timeout)
+        me = await self.my_address(timeout=timeout)
+        body: dict[str, Any] = {"group_id": joined.group_id, "from_fabric_address_id": me}
+        body["text"] = text
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if details is not None:
+            body["details"] = dict(details)
+        route = self._contract.route("sendMessage")
+        answer = await self._http.call(
+            route.method,
+            route.expand(),
+            body=encode(body),
+            timeout=timeout,
+            idempotency_key=str(uuid.uuid4()),
+        )
+        try:
+            sent = _decode_sent(answer)
+            message = msgspec.json.decode(answer)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise errors.ProtocolError("unexpected answer to sendMessage") from None
+        conversation: dict[str, Any] = {
+            "id": joined.group_id,
+            "group_id": joined.group_id,
+            "address_id": address_id,
+            "name": sent.conversation_name,
+            "last_message_at": sent.ts,
+            "from_fabric_address_id": me,
+            "last_message": message,
+        }
+        for field in msgspec.structs.fields(result_type):
+            if field.required and field.name not in conversation:
+                conversation[field.name] = sent.ts if field.name.endswith("_at") else {}
+        try:
+            return msgspec.convert(conversation, result_type)
+        except msgspec.ValidationError as exc:
+            raise errors.ProtocolError(f"unexpected answer to sendMessage: {exc}") from None
+
+    async def _history_path(self, address_id: str | None, timeout: float | None) -> str:
+        if address_id is None:
+            return self._path("listMessages")
+        joined = await self._joined(address_id, timeout)
+        return self._path("listConversationMessages", joined.group_id)
 
     async def history(
         self,
@@ -81,7 +299,17 @@ class Engine:
         With ``chat_only`` only ``subtype == "chat"`` items are kept, short pages are refilled
         from the next server pages, and each item's ``conversation_id`` is ``address_id``.
         """
-        raise NotImplementedError
+        self._check_open()
+        path = await self._history_path(address_id, timeout)
+        reader = HistoryReader(
+            self._http,
+            item_type=item_type,
+            page_size=page_size,
+            chat_only=chat_only,
+            address_id=address_id,
+            timeout=timeout,
+        )
+        return await reader.first(first_url(self._http, path, {"page_size": page_size}))
 
     def iter_history(
         self,
@@ -92,7 +320,17 @@ class Engine:
         chat_only: bool,
     ) -> AsyncIterator[T]:
         """Every item of :meth:`history`, page after page, newest first."""
-        raise NotImplementedError
+
+        async def items() -> AsyncIterator[T]:
+            page = await self.history(
+                address_id, item_type=item_type, page_size=page_size, chat_only=chat_only
+            )
+            async for item in page.iter_all():
+                yield item
+
+        return items()
+
+    # Live feeds.
 
     async def subscribe(
         self,
@@ -102,8 +340,21 @@ class Engine:
         address_id: str | None,
         chat_only: bool,
     ) -> Subscription:
-        """Call ``on_message`` (sync or async) for each new message; ``None`` means every conversation."""
-        raise NotImplementedError
+        """Call ``on_message`` (sync or async) for each new message; ``None``: all of them."""
+        self._check_open()
+        group_id = None
+        if address_id is not None:
+            group_id = (await self._joined(address_id, None)).group_id
+        history_path = await self._history_path(address_id, None)
+        await self.socket.ensure_connected(self._tasks)
+        return await self._feeds.open(
+            item_type=item_type,
+            on_message=on_message,
+            address_id=address_id,
+            group_id=group_id,
+            chat_only=chat_only,
+            history_path=history_path,
+        )
 
     def stream(
         self,
@@ -112,5 +363,32 @@ class Engine:
         address_id: str | None,
         chat_only: bool,
     ) -> MessageStream[T]:
-        """The same feed as :meth:`subscribe`, as ``async with ... as messages: async for ...``."""
-        raise NotImplementedError
+        """Return the feed of :meth:`subscribe` as ``async with ... as messages: async for``."""
+
+        async def start(on_message: Callable[[T], None]) -> Subscription:
+            return await self.subscribe(
+                item_type=item_type,
+                on_message=on_message,
+                address_id=address_id,
+                chat_only=chat_only,
+            )
+
+        return MessageStream(start)
+
+    # Lifecycle.
+
+    @property
+    def state(self) -> ConnectionState:
+        """The socket's connection state."""
+        return self.states.state
+
+    async def aclose(self) -> None:
+        """Cancel every subscription, close the socket and the HTTP session; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._http.closed = True
+        self._feeds.cancel_all()
+        await self._tasks.aclose()
+        await self._transport.aclose()
+        self.states.set(ConnectionState.CLOSED)

@@ -3,7 +3,7 @@
 ::
 
     FabricChatError
-    ├── InvalidArgumentError       a wrong argument, raised before any network call (also ValueError)
+    ├── InvalidArgumentError       a wrong argument, raised before any network call (ValueError)
     ├── APIError                   the server answered with an error status
     │   ├── BadRequestError            400
     │   ├── AuthenticationError        401
@@ -82,7 +82,8 @@ class APIError(FabricChatError):
         return f"{self.status}{code}: {self.message}{where}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(status={self.status}, code={self.code!r}, message={self.message!r})"
 
 
 class BadRequestError(APIError):
@@ -135,11 +136,11 @@ class ProtocolError(FabricChatError):
     """A body or frame did not follow the wire protocol."""
 
 
-class ConnectionError(FabricChatError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(FabricChatError, builtins.ConnectionError):
     """The server could not be reached, or the connection dropped."""
 
 
-class TimeoutError(FabricChatError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(FabricChatError, builtins.TimeoutError):
     """No answer arrived in time."""
 
 

@@ -18,18 +18,22 @@ _M = TypeVar("_M", bound="Mapping[str, Any] | None")
 _C = TypeVar("_C", bound=Callable[..., Any])
 
 
-def require_str(name: str, value: object, *, min_length: int = 0, max_length: int | None = None) -> str:
+def require_str(
+    name: str, value: object, *, min_length: int = 0, max_length: int | None = None
+) -> str:
     """Check that ``value`` is a ``str`` whose length is in bounds."""
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, not {type(value).__name__}")
-    if len(value) < min_length or not value.strip() and min_length > 0:
+    if len(value) < min_length or (not value.strip() and min_length > 0):
         raise InvalidArgumentError(f"{name} must not be empty")
     if max_length is not None and len(value) > max_length:
         raise InvalidArgumentError(f"{name} must be at most {max_length} characters")
     return value
 
 
-def require_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def require_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """Check that ``value`` is an ``int`` (not a ``bool``) within ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name} must be an int, not {type(value).__name__}")

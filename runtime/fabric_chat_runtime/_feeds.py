@@ -1,0 +1,104 @@
+"""The registry of live subscriptions: routes socket events to them and starts them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ._history import fetch_newer, first_url, message_position
+from ._http import HttpClient
+from ._tasks import TaskOwner
+from .codec import MessageKey, envelope_decoder
+from .retry import ReconnectPolicy
+from .subscriptions import Subscription
+
+__all__ = ["BACKFILL_PAGE_SIZE", "MESSAGE_EVENTS", "Feeds"]
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_EVENTS = frozenset({"conversation.message"})
+#: Page size used to backfill subscriptions after a reconnect.
+BACKFILL_PAGE_SIZE = 100
+
+_decode_key = msgspec.json.Decoder(MessageKey).decode
+
+
+class Feeds:
+    """Every live subscription of one client; the socket's :class:`EventSink`."""
+
+    def __init__(self, http: HttpClient, tasks: TaskOwner, backoff: ReconnectPolicy) -> None:
+        self._http = http
+        self._tasks = tasks
+        self._backoff = backoff
+        self._subscriptions: set[Subscription] = set()
+
+    async def open(
+        self,
+        *,
+        item_type: type[Any],
+        on_message: Callable[[Any], object],
+        address_id: str | None,
+        group_id: str | None,
+        chat_only: bool,
+        history_path: str,
+    ) -> Subscription:
+        """Start a subscription (its worker task) and record where its history begins.
+
+        The socket must already be connected, so nothing sent after this returns is missed.
+        """
+        http = self._http
+        url = first_url(http, history_path, {"page_size": BACKFILL_PAGE_SIZE})
+
+        async def backfill(after: tuple[float, str] | None) -> list[Any]:
+            return await fetch_newer(
+                http, url, item_type=item_type, after=after, chat_only=chat_only
+            )
+
+        subscription = Subscription(
+            item_type=item_type,
+            on_message=on_message,
+            address_id=address_id,
+            group_id=group_id,
+            chat_only=chat_only,
+            backfill=backfill,
+            backoff=self._backoff,
+        )
+        self._subscriptions.add(subscription)
+        subscription.add_cancel_callback(lambda: self._subscriptions.discard(subscription))
+        subscription.attach(await self._tasks.spawn(subscription.run(), name="fabric-chat-feed"))
+        try:
+            answer = await http.call("GET", first_url(http, history_path, {"page_size": 1}))
+            newest = envelope_decoder(MessageKey).decode(answer)
+        except BaseException:
+            subscription.cancel()
+            raise
+        subscription.set_baseline(message_position(newest.data[0]) if newest.data else None)
+        return subscription
+
+    def cancel_all(self) -> None:
+        """Cancel every subscription."""
+        for subscription in list(self._subscriptions):
+            subscription.cancel()
+
+    # EventSink.
+
+    def on_event(self, event_type: str, payload: msgspec.Raw) -> None:
+        """Route one socket event to every subscription it matches."""
+        if event_type not in MESSAGE_EVENTS or not self._subscriptions:
+            return
+        try:
+            key = _decode_key(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            logger.warning("ignoring a %s event without a message", event_type)
+            return
+        for subscription in list(self._subscriptions):
+            if subscription.matches(key):
+                subscription.offer(key, payload)
+
+    def on_reconnected(self) -> None:
+        """Have every live subscription backfill what the socket may have missed."""
+        for subscription in list(self._subscriptions):
+            subscription.resync()

@@ -1,0 +1,113 @@
+"""Authenticated JSON calls with timeouts and bounded, jittered retries."""
+
+# The seam's methods take a per-call ``timeout`` (seconds) by design; it bounds each HTTP attempt.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from . import errors
+from .codec import error_from_response
+from .retry import RetryPolicy, parse_retry_after
+from .transport import HttpResponse, Transport
+
+__all__ = ["HttpClient"]
+
+logger = logging.getLogger(__name__)
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+class HttpClient:
+    """Sends requests with the bearer token; retries connection errors, 5xx and 429."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        base_url: str,
+        token: str,
+        retry: RetryPolicy,
+        timeout: float,
+    ) -> None:
+        self._transport = transport
+        self._base_url = base_url
+        self._auth = {"Authorization": "Bearer " + token}
+        self._retry = retry
+        self._timeout = timeout
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"HttpClient(base_url={self._base_url!r})"
+
+    def url(self, path: str) -> str:
+        """Return the absolute URL of a path on the base URL (absolute URLs pass through)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self._base_url + path
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> bytes:
+        """Send one call, retrying as the policy says, and return the body of its answer.
+
+        Args:
+            method: The HTTP method.
+            path: A path on the base URL, or an absolute URL (a page link) used verbatim.
+            params: Query parameters.
+            body: A JSON body, already encoded.
+            timeout: Seconds for each attempt; the client's default when ``None``.
+            idempotency_key: Sent as ``Idempotency-Key``, the same on every retry.
+
+        Raises:
+            APIError: The server answered with an error status (after any retries).
+            ConnectionError: The server could not be reached (after any retries).
+            TimeoutError: An attempt got no answer in time.
+            ClientClosedError: The client is closed.
+        """
+        headers = dict(self._auth)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        url = self.url(path)
+        limit = self._timeout if timeout is None else timeout
+        policy = self._retry
+        for attempt in range(policy.max_attempts):
+            if self.closed:
+                raise errors.ClientClosedError("the client is closed")
+            last = attempt + 1 >= policy.max_attempts
+            try:
+                response: HttpResponse = await self._transport.request(
+                    method, url, params=params, headers=headers, body=body, timeout=limit
+                )
+            except errors.ConnectionError:
+                if last:
+                    raise
+                delay = policy.delay(attempt)
+                logger.info("%s failed to connect; retry %d in %.2fs", method, attempt + 1, delay)
+                await policy.sleep(delay)
+                continue
+            if response.status < 400:
+                return response.body
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            error = error_from_response(response.status, response.body, retry_after)
+            if last or not _retryable(response.status):
+                raise error
+            delay = policy.delay(attempt, retry_after)
+            logger.info(
+                "%s answered %d; retry %d in %.2fs", method, response.status, attempt + 1, delay
+            )
+            await policy.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,356 @@
+"""The client's one socket: JSON-RPC connect, acks, pings both ways, watchdog, reconnect, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import msgspec
+
+from . import errors
+from ._tasks import TaskOwner
+from .codec import EventParams, Frame, encode
+from .retry import ReconnectPolicy
+from .state import ConnectionState, StateWatch
+from .transport import Transport, WebSocket
+
+__all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
+
+logger = logging.getLogger(__name__)
+
+VERSION = {"major": 4, "minor": 0, "revision": 0}
+RESUME_REFUSED = frozenset({-32003, -32602})
+AUTH_STATE_EVENT = "signalwire.authorization.state"
+
+_decode_frame = msgspec.json.Decoder(Frame).decode
+_decode_event = msgspec.json.Decoder(EventParams).decode
+
+
+class _Ping(msgspec.Struct):
+    timestamp: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _AuthState(msgspec.Struct):
+    authorization_state: str | None = None
+
+
+class _ConnectResult(msgspec.Struct):
+    protocol: str | None = None
+
+
+_decode_ping = msgspec.json.Decoder(_Ping).decode
+_decode_auth_state = msgspec.json.Decoder(_AuthState).decode
+_decode_connect = msgspec.json.Decoder(_ConnectResult).decode
+
+
+class EventSink(Protocol):
+    """Where the socket hands what it hears."""
+
+    def on_event(self, event_type: str, payload: msgspec.Raw) -> None:
+        """Take one event's inner ``params`` (already acked)."""
+
+    def on_reconnected(self) -> None:
+        """Learn that a new socket is up, before any of its events arrive."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPolicy:
+    """When a silent socket is probed and dropped.
+
+    Attributes:
+        ping_timeout: Seconds without any frame (pings included) before a probe.
+        probe_timeout: Seconds the probe waits for any frame before the socket is dropped.
+        clock: A monotonic clock in seconds.
+        sleep: Awaited by the watchdog.
+    """
+
+    ping_timeout: float = 15.0
+    probe_timeout: float = 5.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    sleep: Callable[[float], Awaitable[None]] = field(
+        default=asyncio.sleep, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.ping_timeout <= 0 or self.probe_timeout <= 0:
+            raise errors.InvalidArgumentError("ping_timeout and probe_timeout must be positive")
+
+
+class _ResumeRefused(Exception):
+    pass
+
+
+def _rpc(message_id: object, **members: object) -> bytes:
+    return encode({"jsonrpc": "2.0", "id": message_id, **members})
+
+
+class SocketSession:
+    """Opens the socket on first need and keeps it up until :meth:`stop`.
+
+    Reconnects with jittered backoff, resumes with the last ``protocol`` and connects fresh
+    when the server refuses the resume. Every state change goes to ``state``.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        ws_url: str,
+        token: str,
+        agent: str,
+        sink: EventSink,
+        state: StateWatch,
+        reconnect: ReconnectPolicy,
+        heartbeat: HeartbeatPolicy,
+        connect_timeout: float,
+    ) -> None:
+        self._transport = transport
+        self._ws_url = ws_url
+        self._token = token
+        self._agent = agent
+        self._sink = sink
+        self._state = state
+        self._reconnect = reconnect
+        self._heartbeat = heartbeat
+        self._connect_timeout = connect_timeout
+        self._protocol: str | None = None
+        self._auth_state: str | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._up = False
+        self._failure: errors.FabricChatError | None = None
+        self._changed = asyncio.Event()
+        self._last_rx = 0.0
+        self._ws: WebSocket | None = None
+
+    def __repr__(self) -> str:
+        return f"SocketSession(ws_url={self._ws_url!r}, state={self._state.state.value!r})"
+
+    @property
+    def protocol(self) -> str | None:
+        """The session's ``protocol`` from the last connect (used to resume)."""
+        return self._protocol
+
+    async def ensure_connected(self, owner: TaskOwner) -> None:
+        """Start the socket if needed and wait until it is connected.
+
+        Raises:
+            AuthenticationError: The server refused the token.
+            ConnectionError: The first connect failed.
+            TimeoutError: The socket was not up within twice ``connect_timeout`` plus the longest
+                reconnect delay (e.g. during an outage).
+        """
+        if self._runner is None or self._runner.done():
+            self._failure = None
+            self._runner = await owner.spawn(self._run(), name="fabric-chat-socket")
+        limit = 2 * self._connect_timeout + self._reconnect.cap
+        try:
+            async with asyncio.timeout(limit):
+                while not self._up:
+                    if self._failure is not None:
+                        raise self._failure
+                    changed = self._changed
+                    await changed.wait()
+        except TimeoutError as exc:
+            if isinstance(exc, errors.FabricChatError):
+                raise
+            raise errors.TimeoutError(f"the socket is not connected after {limit:g}s") from None
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def drop(self) -> None:
+        """Close the current socket (the session reconnects); for tests and diagnostics."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _run(self) -> None:
+        attempt = 0
+        ever_up = False
+        try:
+            while True:
+                self._state.set(
+                    ConnectionState.RECONNECTING if ever_up else ConnectionState.CONNECTING
+                )
+                try:
+                    await self._connect_and_serve(ever_up)
+                    ever_up = True
+                    attempt = 0
+                except _ResumeRefused:
+                    logger.info("resume refused; connecting fresh")
+                    continue
+                except errors.FabricChatError as exc:
+                    logger.warning("socket failed: %s", type(exc).__name__)
+                    if not ever_up:
+                        self._failure = exc
+                        self._state.set(ConnectionState.IDLE)
+                        self._notify()
+                        return
+                delay = self._reconnect.delay(attempt)
+                attempt += 1
+                self._state.set(ConnectionState.RECONNECTING)
+                logger.info("reconnecting in %.2fs", delay)
+                await self._reconnect.sleep(delay)
+        finally:
+            self._up = False
+
+    async def _connect_and_serve(self, resuming: bool) -> None:
+        ws = await self._transport.ws_connect(self._ws_url, timeout=self._connect_timeout)
+        self._ws = ws
+        try:
+            await self._handshake(ws)
+            if resuming:
+                self._sink.on_reconnected()
+            self._up = True
+            self._state.set(ConnectionState.CONNECTED)
+            self._notify()
+            await self._serve(ws)
+        finally:
+            self._up = False
+            self._ws = None
+            await ws.close()
+
+    async def _handshake(self, ws: WebSocket) -> None:
+        request_id = str(uuid.uuid4())
+        params: dict[str, object] = {
+            "version": VERSION,
+            "event_acks": True,
+            "agent": self._agent,
+            "authentication": {"jwt_token": self._token},
+        }
+        resume = self._protocol is not None
+        if self._protocol is not None:
+            params["protocol"] = self._protocol
+            if self._auth_state is not None:
+                params["authorization_state"] = self._auth_state
+        frame_out = _rpc(request_id, method="signalwire.connect", params=params)
+        await ws.send(frame_out.decode())
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                frame = await self._await_response(ws, request_id)
+        except TimeoutError:
+            raise errors.TimeoutError("no answer to signalwire.connect") from None
+        if frame.error is not None:
+            code = frame.error.code
+            if resume and code in RESUME_REFUSED:
+                self._protocol = None
+                self._auth_state = None
+                raise _ResumeRefused
+            raise errors.AuthenticationError(
+                frame.error.message or "connect refused", status=401, code=str(code)
+            )
+        try:
+            result = _decode_connect(frame.result)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise errors.ProtocolError("malformed signalwire.connect result") from None
+        if resume and result.protocol != self._protocol:
+            self._auth_state = None
+        self._protocol = result.protocol
+        logger.info("socket connected (resumed=%s)", resume and result.protocol is not None)
+
+    async def _await_response(self, ws: WebSocket, request_id: str) -> Frame:
+        while True:
+            data = await ws.receive()
+            if data is None:
+                raise errors.ConnectionError("the socket closed during connect")
+            try:
+                frame = _decode_frame(data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+            if frame.method is None and frame.id == request_id:
+                return frame
+            if frame.method == "signalwire.ping":
+                await self._pong(ws, frame)
+
+    async def _serve(self, ws: WebSocket) -> None:
+        self._last_rx = self._heartbeat.clock()
+        async with asyncio.TaskGroup() as group:
+            watchdog = group.create_task(self._watch(ws), name="fabric-chat-watchdog")
+            try:
+                await self._read(ws)
+            finally:
+                watchdog.cancel()
+
+    async def _read(self, ws: WebSocket) -> None:
+        while True:
+            data = await ws.receive()
+            if data is None:
+                logger.info("socket closed by the server")
+                return
+            self._last_rx = self._heartbeat.clock()
+            try:
+                frame = _decode_frame(data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                logger.warning("ignoring a frame that is not JSON-RPC")
+                continue
+            try:
+                if not await self._handle(ws, frame):
+                    return
+            except errors.ConnectionError:
+                return
+
+    async def _handle(self, ws: WebSocket, frame: Frame) -> bool:
+        """Answer one frame; return ``False`` when the socket should be given up."""
+        method = frame.method
+        if method is None:
+            return True
+        if method == "signalwire.ping":
+            await self._pong(ws, frame)
+        elif method == "signalwire.event":
+            await ws.send(_rpc(frame.id, result={}).decode())
+            self._dispatch(frame.params)
+        elif method == "signalwire.disconnect":
+            logger.info("server asked to disconnect")
+            await ws.send(_rpc(frame.id, result={}).decode())
+            return False
+        elif frame.id is not None:
+            await ws.send(_rpc(frame.id, result={}).decode())
+        return True
+
+    async def _pong(self, ws: WebSocket, frame: Frame) -> None:
+        try:
+            timestamp = _decode_ping(frame.params).timestamp
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            timestamp = msgspec.Raw(b"null")
+        await ws.send(_rpc(frame.id, result={"timestamp": timestamp}).decode())
+
+    def _dispatch(self, raw: msgspec.Raw) -> None:
+        try:
+            event = _decode_event(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            logger.warning("ignoring a malformed event")
+            return
+        if event.event_type == AUTH_STATE_EVENT:
+            try:
+                self._auth_state = _decode_auth_state(event.params).authorization_state
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                logger.warning("ignoring a malformed authorization state")
+            return
+        self._sink.on_event(event.event_type, event.params)
+
+    async def _watch(self, ws: WebSocket) -> None:
+        beat = self._heartbeat
+        while True:
+            silent = beat.clock() - self._last_rx
+            if silent < beat.ping_timeout:
+                await beat.sleep(beat.ping_timeout - silent)
+                continue
+            logger.info("socket silent for %.1fs; probing", silent)
+            mark = self._last_rx
+            probe = _rpc(
+                str(uuid.uuid4()), method="signalwire.ping", params={"timestamp": time.time()}
+            )
+            try:
+                await ws.send(probe.decode())
+            except errors.ConnectionError:
+                return
+            await beat.sleep(beat.probe_timeout)
+            if self._last_rx == mark:
+                logger.warning("probe unanswered; dropping the socket")
+                await ws.close()
+                return

@@ -1,0 +1,82 @@
+"""The socket's connection state, observable by callback or async iterator, and logged."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable
+
+__all__ = ["ConnectionState", "StateWatch"]
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionState(enum.StrEnum):
+    """Where the client's socket is."""
+
+    IDLE = "idle"
+    """No socket yet: it opens on the first subscription."""
+    CONNECTING = "connecting"
+    """Opening the socket and authenticating for the first time."""
+    CONNECTED = "connected"
+    """Authenticated; events flow."""
+    RECONNECTING = "reconnecting"
+    """The socket dropped; waiting for the backoff or opening a new one."""
+    CLOSED = "closed"
+    """The client is closed; the state never changes again."""
+
+
+StateCallback = Callable[[ConnectionState], object]
+
+
+class StateWatch:
+    """Holds the current state and tells every watcher about each change."""
+
+    def __init__(self) -> None:
+        self._state = ConnectionState.IDLE
+        self._callbacks: list[StateCallback] = []
+        self._queues: set[asyncio.Queue[ConnectionState]] = set()
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current state."""
+        return self._state
+
+    def set(self, state: ConnectionState) -> None:
+        """Move to ``state`` (no-op when unchanged or already closed), telling every watcher."""
+        if state == self._state or self._state is ConnectionState.CLOSED:
+            return
+        logger.info("connection state: %s -> %s", self._state.value, state.value)
+        self._state = state
+        for callback in list(self._callbacks):
+            try:
+                callback(state)
+            except Exception:
+                logger.exception("connection state callback failed")
+        for queue in self._queues:
+            queue.put_nowait(state)
+
+    def on_change(self, callback: StateCallback) -> Callable[[], None]:
+        """Call ``callback(state)`` on every change; returns a function that stops it."""
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    async def changes(self) -> AsyncIterator[ConnectionState]:
+        """Yield the current state, then every change; ends after ``CLOSED``."""
+        queue: asyncio.Queue[ConnectionState] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            state = self._state
+            while True:
+                yield state
+                if state is ConnectionState.CLOSED:
+                    return
+                state = await queue.get()
+        finally:
+            self._queues.discard(queue)

@@ -1,0 +1,177 @@
+"""The one seam to the network: wraps ``aiohttp`` and turns its exceptions into the SDK's.
+
+No other module of the runtime imports ``aiohttp``.
+"""
+
+# The seam's methods take a per-call ``timeout`` (seconds) by design; it bounds each HTTP attempt.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import aiohttp
+
+from . import errors
+
+__all__ = ["HttpResponse", "Transport", "WebSocket"]
+
+logger = logging.getLogger(__name__)
+
+_TIMEOUTS = (builtins.TimeoutError, aiohttp.ServerTimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A status, its headers (lower-case names) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class WebSocket:
+    """One open WebSocket: text frames in and out."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, text: str) -> None:
+        """Send one text frame.
+
+        Raises:
+            ConnectionError: The socket is closed or the write failed.
+        """
+        try:
+            async with self._send_lock:
+                await self._ws.send_str(text)
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            raise errors.ConnectionError("the socket is closed") from exc
+
+    async def receive(self) -> str | bytes | None:
+        """Return the next text or binary frame, or ``None`` once the socket is closed."""
+        while True:
+            try:
+                message = await self._ws.receive()
+            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+                logger.debug("socket receive failed: %s", type(exc).__name__)
+                return None
+            if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                data: str | bytes = message.data
+                return data
+            if message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                return None
+
+    async def close(self) -> None:
+        """Close the socket; never raises."""
+        try:
+            await self._ws.close()
+        except (aiohttp.ClientError, OSError, RuntimeError):  # pragma: no cover - best effort
+            logger.debug("socket close failed")
+
+
+class Transport:
+    """HTTP requests and WebSocket connects over one ``aiohttp.ClientSession``.
+
+    The session is created on first use (inside the running loop) unless one is given, in
+    which case the caller keeps owning it and :meth:`aclose` leaves it open.
+    """
+
+    def __init__(self, *, session: object | None = None, user_agent: str) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise errors.InvalidArgumentError(
+                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
+            )
+        self._session: aiohttp.ClientSession | None = session
+        self._owned = session is None
+        self._user_agent = user_agent
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self._user_agent},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float,
+    ) -> HttpResponse:
+        """Send one request and read its whole answer.
+
+        Raises:
+            ConnectionError: The server could not be reached or dropped the connection.
+            TimeoutError: No whole answer within ``timeout`` seconds.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._client().request(
+                    method, url, params=params, headers=headers, data=body
+                ) as response:
+                    payload = await response.read()
+                    names = {key.lower(): value for key, value in response.headers.items()}
+                    return HttpResponse(response.status, MappingProxyType(names), payload)
+        except _TIMEOUTS as exc:
+            raise errors.TimeoutError(
+                f"{method} {_where(url)} timed out after {timeout:g}s"
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise errors.ConnectionError(
+                f"{method} {_where(url)} failed: {type(exc).__name__}"
+            ) from exc
+
+    async def ws_connect(self, url: str, *, timeout: float) -> WebSocket:
+        """Open a WebSocket.
+
+        Raises:
+            APIError: The server refused the upgrade with an HTTP error status.
+            ConnectionError: The server could not be reached.
+            TimeoutError: The upgrade took longer than ``timeout`` seconds.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                ws = await self._client().ws_connect(
+                    url,
+                    autoping=True,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
+                    max_msg_size=16 * 1024 * 1024,
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            cls = errors.error_for_status(exc.status)
+            raise cls(f"socket upgrade refused by {_where(url)}", status=exc.status) from exc
+        except _TIMEOUTS as exc:
+            raise errors.TimeoutError(f"socket connect to {_where(url)} timed out") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise errors.ConnectionError(
+                f"socket connect to {_where(url)} failed: {type(exc).__name__}"
+            ) from exc
+        return WebSocket(ws)
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        if self._session is not None and self._owned:
+            await self._session.close()
+        self._session = None
+
+
+def _where(url: str) -> str:
+    """Return the URL without its query (page tokens are not for messages)."""
+    return url.split("?", 1)[0]

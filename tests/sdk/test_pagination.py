@@ -1,0 +1,146 @@
+"""History: chat-only views refilled from short server pages, surplus carried, links followed."""
+
+from __future__ import annotations
+
+import pytest
+from fabric_chat_runtime import errors
+from fabric_chat_runtime.pagination import Page
+
+from .conftest import PEER, ChatMessage, Client, Conversation, FakeServer, Message
+
+
+def seed(server: FakeServer, pattern: str) -> list[str]:
+    """Store one message per letter (c = chat, l = log), oldest first; return chat texts."""
+    texts = []
+    for n, kind in enumerate(pattern):
+        subtype = "chat" if kind == "c" else "log"
+        server.add(f"m{n}", subtype=subtype)
+        if subtype == "chat":
+            texts.append(f"m{n}")
+    return texts
+
+
+def texts(page: Page[ChatMessage] | None) -> list[str | None]:
+    assert page is not None
+    return [m.text for m in page.data]
+
+
+async def test_chat_view_refills_short_pages_and_carries_surplus(
+    server: FakeServer, client: Client
+) -> None:
+    chats = seed(server, "cclcllllccclcc")  # 8 chat items among 14
+    newest_first = chats[::-1]
+    engine = client.engine
+    page = await engine.history(PEER, item_type=ChatMessage, page_size=3, chat_only=True)
+    assert texts(page) == newest_first[:3]
+    assert (page.has_next, page.has_prev) == (True, False)
+    assert all(m.subtype == "chat" for m in page.data)
+    assert all(m.conversation_id == PEER for m in page.data)
+    assert await page.prev_page() is None
+    before = server.count("GET", "/api/fabric/conversations/group-bob")
+    second = await page.next_page()
+    assert texts(second) == newest_first[3:6]
+    assert second is not None
+    assert second.has_prev
+    third = await second.next_page()
+    assert texts(third) == newest_first[6:]
+    assert third is not None
+    assert not third.has_next
+    assert await third.next_page() is None
+    # Carried items mean fewer requests than one per server page each time.
+    assert server.count("GET", "/api/fabric/conversations/group-bob") - before <= 4
+    back = await third.prev_page()
+    assert texts(back) == newest_first[3:6]
+    again = await back.prev_page() if back is not None else None
+    assert texts(again) == newest_first[:3]
+
+
+async def test_prev_page_from_a_server_prev_link(server: FakeServer, client: Client) -> None:
+    chats = seed(server, "clcclc" * 4)
+    newest_first = chats[::-1]
+    engine = client.engine
+    page = await engine.history(PEER, item_type=ChatMessage, page_size=4, chat_only=True)
+    pages = [page]
+    while (following := await pages[-1].next_page()) is not None:
+        pages.append(following)
+    assert [m for p in pages for m in texts(p)] == newest_first
+    # Walk back from the last page: each prev page is the page before it.
+    current: Page[ChatMessage] | None = pages[-1]
+    seen = []
+    while current is not None:
+        seen.append(texts(current))
+        current = await current.prev_page()
+    assert [m for p in reversed(seen) for m in p] == newest_first
+
+
+async def test_default_view_keeps_logs_and_follows_links(
+    server: FakeServer, client: Client
+) -> None:
+    seed(server, "clcl")
+    page = await client.engine.history(PEER, item_type=Message, page_size=3, chat_only=False)
+    assert [m.subtype for m in page.data] == ["log", "chat", "log"]
+    assert page.data[0].conversation_id == "as-seen-by-server"
+    older = await page.next_page()
+    assert older is not None
+    assert [m.text for m in older.data] == ["m0"]
+    assert older.has_prev
+    assert not older.has_next
+    newer = await older.prev_page()
+    assert newer is not None
+    assert [m.text for m in newer.data] == ["m3", "m2", "m1"]
+    everything = await client.engine.history(None, item_type=Message, page_size=10, chat_only=False)
+    assert len(everything) == 4
+    assert repr(everything) == "Page(items=4, has_next=False, has_prev=False)"
+
+
+async def test_empty_history_and_logs_only(server: FakeServer, client: Client) -> None:
+    page = await client.engine.history(PEER, item_type=ChatMessage, page_size=5, chat_only=True)
+    assert page.data == []
+    assert not page.has_next
+    assert not page.has_prev
+    seed(server, "llll")
+    page = await client.engine.history(PEER, item_type=ChatMessage, page_size=2, chat_only=True)
+    assert page.data == []
+
+
+async def test_iter_history_walks_every_page(server: FakeServer, client: Client) -> None:
+    chats = seed(server, "cl" * 12)
+    got = [
+        m.text
+        async for m in client.engine.iter_history(
+            PEER, item_type=ChatMessage, page_size=5, chat_only=True
+        )
+    ]
+    assert got == chats[::-1]
+    assert (
+        next(
+            iter(
+                await client.engine.history(
+                    PEER, item_type=ChatMessage, page_size=2, chat_only=True
+                )
+            )
+        ).text
+        == chats[-1]
+    )
+
+
+async def test_generic_pages(server: FakeServer, client: Client) -> None:
+    page = await client.engine.page("listConversations", item_type=Conversation, page_size=5)
+    assert [c.name for c in page.data] == ["Bob"]
+    with pytest.raises(errors.UnprocessableEntityError) as caught:
+        await client.engine.page("listConversations", item_type=Conversation, page_size=5000)
+    assert caught.value.attribute == "page_size"
+
+
+async def test_request_and_protocol_errors(server: FakeServer, client: Client) -> None:
+    from .conftest import Joined
+
+    joined = await client.engine.request(
+        "joinConversation",
+        result_type=Joined,
+        body={"from_fabric_address_id": "addr-alice", "fabric_address_ids": [PEER, "addr-alice"]},
+        query={"x": 1},
+    )
+    assert joined.group_id == "group-bob"
+    with pytest.raises(errors.ProtocolError):
+        await client.engine.request("getSubscriberInfo", result_type=Joined)

@@ -1,0 +1,180 @@
+"""The socket: connect first, acks, pings, disconnect, resume, refused resume, watchdog, states."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from fabric_chat_runtime import errors
+from fabric_chat_runtime.retry import ReconnectPolicy
+from fabric_chat_runtime.session import HeartbeatPolicy
+from fabric_chat_runtime.state import ConnectionState
+
+from .conftest import PEER, ChatMessage, Client, FakeServer, eventually, make_token
+
+FAST = ReconnectPolicy(base=0.01, cap=0.05)
+
+
+async def subscribe(client: Client, into: list[ChatMessage]) -> object:
+    return await client.engine.subscribe(
+        item_type=ChatMessage, on_message=into.append, address_id=PEER, chat_only=True
+    )
+
+
+async def test_connect_is_the_first_frame_and_events_are_acked(server: FakeServer) -> None:
+    got: list[ChatMessage] = []
+    async with Client(token=server.token) as client:
+        assert client.state is ConnectionState.IDLE
+        await subscribe(client, got)
+        assert client.state is ConnectionState.CONNECTED
+        first = server.frames[0]
+        assert first["method"] == "signalwire.connect"
+        params = first["params"]
+        assert params["version"] == {"major": 4, "minor": 0, "revision": 0}
+        assert params["event_acks"] is True
+        assert params["agent"] == "fabric-chat-python/0.1.0"
+        assert params["authentication"] == {"jwt_token": server.token}
+        assert "protocol" not in params
+        await server.publish(server.add("hello"))
+        await eventually(lambda: len(got) == 1 and len(server.acks) == 2)
+        assert got[0].text == "hello"
+        assert got[0].conversation_id == PEER
+        # Every event was acked with an empty result, the authorization state event included.
+        acks = [f for f in server.frames if "result" in f]
+        assert all(f["result"] == {} for f in acks)
+
+
+async def test_pings_are_answered_with_the_same_timestamp(server: FakeServer) -> None:
+    server.ping_every = 0.02
+    async with Client(token=server.token) as client:
+        await subscribe(client, [])
+        await eventually(lambda: any(f.get("id") == "ping-2" for f in server.frames))
+    pong = next(f for f in server.frames if f.get("id") == "ping-1")
+    assert pong == {"jsonrpc": "2.0", "id": "ping-1", "result": {"timestamp": 1235.5}}
+
+
+async def test_disconnect_is_answered_then_resumed(server: FakeServer) -> None:
+    got: list[ChatMessage] = []
+    async with Client(token=server.token, reconnect=FAST) as client:
+        await subscribe(client, got)
+        ws = server.sockets[0]
+        await ws.send_json(
+            {"jsonrpc": "2.0", "id": "bye", "method": "signalwire.disconnect", "params": {}}
+        )
+        await eventually(lambda: len(server.connects) == 2 and server.sockets)
+        assert {"jsonrpc": "2.0", "id": "bye", "result": {}} in server.frames
+        resumed = server.connects[1]
+        assert resumed["protocol"].startswith("signalwire_jti_")
+        assert resumed["authorization_state"] == "st-1"
+        await eventually(lambda: client.state is ConnectionState.CONNECTED)
+        await server.publish(server.add("after"))
+        await eventually(lambda: [m.text for m in got] == ["after"])
+
+
+async def test_refused_resume_connects_fresh(server: FakeServer) -> None:
+    server.refuse_resume = True
+    async with Client(token=server.token, reconnect=FAST) as client:
+        await subscribe(client, [])
+        await server.drop_sockets()
+        await eventually(lambda: len(server.connects) == 3 and server.sockets)
+    assert "protocol" not in server.connects[0]
+    assert "protocol" in server.connects[1]
+    assert "protocol" not in server.connects[2]
+    assert "authorization_state" not in server.connects[2]
+
+
+async def test_bad_token_fails_the_subscribe(server: FakeServer) -> None:
+    token = make_token(server.url.replace("http", "ws"), sig="forged")
+    async with Client(token=token, base_url=server.url) as client:
+        with pytest.raises(errors.AuthenticationError) as caught:
+            await client.engine.subscribe(
+                item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
+            )
+        assert client.state is ConnectionState.IDLE
+    assert caught.value.code == "-32002"
+    assert token not in str(caught.value)
+
+
+async def test_unreachable_socket_fails_the_subscribe(server: FakeServer) -> None:
+    async with Client(token=server.token, ws_url="ws://127.0.0.1:9", base_url=server.url) as c:
+        with pytest.raises(errors.ConnectionError):
+            await c.engine.subscribe(
+                item_type=ChatMessage, on_message=print, address_id=None, chat_only=False
+            )
+
+
+async def test_watchdog_probes_a_silent_socket_and_reconnects(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.3)
+    async with Client(token=server.token, heartbeat=heartbeat, reconnect=FAST) as client:
+        await subscribe(client, [])
+        # A server that answers the probe keeps the socket.
+        await eventually(lambda: any(f.get("method") == "signalwire.ping" for f in server.frames))
+        await asyncio.sleep(0.35)
+        assert len(server.connects) == 1
+        # A silent one loses it.
+        server.mute = True
+        await eventually(lambda: len(server.connects) >= 2)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("probing" in m for m in messages)
+    assert any("probe unanswered" in m for m in messages)
+
+
+async def test_watchdog_delays_with_an_injected_clock() -> None:
+    """The watchdog waits exactly the remaining silence, then the probe time (a table)."""
+    from fabric_chat_runtime.session import SocketSession
+
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        now[0] += delay
+
+    class Socket:
+        def __init__(self) -> None:
+            self.closed_by_watchdog = False
+            self.sent: list[str] = []
+
+        async def send(self, text: str) -> None:
+            self.sent.append(text)
+
+        async def close(self) -> None:
+            self.closed_by_watchdog = True
+
+    beat = HeartbeatPolicy(ping_timeout=15.0, probe_timeout=5.0, clock=lambda: now[0], sleep=sleep)
+    session = SocketSession.__new__(SocketSession)
+    session._heartbeat = beat
+    session._last_rx = 96.0
+    ws = Socket()
+    await session._watch(ws)  # type: ignore[arg-type]
+    assert slept == [11.0, 5.0]
+    assert ws.closed_by_watchdog
+    assert '"method":"signalwire.ping"' in ws.sent[0]
+
+
+async def test_state_changes_are_observable(server: FakeServer) -> None:
+    seen: list[ConnectionState] = []
+    client = Client(token=server.token, reconnect=FAST)
+    stop = client.on_state_change(seen.append)
+    iterated: list[ConnectionState] = []
+
+    async def follow() -> None:
+        async for state in client.states():
+            iterated.append(state)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(follow())
+        async with client:
+            await subscribe(client, [])
+            await server.drop_sockets()
+            await eventually(lambda: seen[-1:] == [ConnectionState.CONNECTED] and len(seen) > 2)
+    stop()
+    stop()
+    expected = ["connecting", "connected", "reconnecting", "connected", "closed"]
+    assert [s.value for s in seen] == expected
+    assert [s.value for s in iterated] == ["idle", *expected]
+    assert "state='closed'" in repr(client)
