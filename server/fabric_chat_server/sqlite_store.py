@@ -84,8 +84,9 @@ class SqliteStore:
             await db.close()
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # One trip to aiosqlite's thread (execute + fetchone + close would be three).
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(await self._conn.execute_fetchall(sql, params))

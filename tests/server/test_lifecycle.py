@@ -183,3 +183,28 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
             assert "signalwire.disconnect" in methods
             async with asyncio.timeout(5):
                 assert await process.process.wait() == 0
+
+
+async def test_serve_rate_limit_option_limits_each_caller(tmp_path: Path) -> None:
+    env = _env(FABRIC_CHAT_PROJECT_ID="proj-r", FABRIC_CHAT_PROJECT_TOKEN="tok-r")
+    args = ("--db", str(tmp_path / "rate.db"), "--rate-limit", "1")
+    async with ServerProcess(*args, env=env) as process, aiohttp.ClientSession() as session:
+        async with session.post(
+            process.base_url + "/api/fabric/subscribers/tokens",
+            json={"reference": "alice"},
+            headers={"Authorization": _basic("proj-r", "tok-r")},
+        ) as response:
+            token = (await response.json())["token"]
+        statuses = []
+        for _ in range(4):  # a burst of 2 at 1 request/s: the third and fourth are refused
+            async with session.get(
+                process.base_url + "/api/fabric/subscriber/info",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                statuses.append(response.status)
+                retry_after = response.headers.get("Retry-After")
+        assert statuses[:2] == [200, 200]
+        assert statuses[-1] == 429
+        assert retry_after is not None
+        assert float(retry_after) > 0
+        assert await process.stop(signal.SIGTERM) == 0

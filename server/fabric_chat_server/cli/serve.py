@@ -96,6 +96,13 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     help="Seconds a dropped session stays resumable.",
 )
 @click.option(
+    "--rate-limit",
+    default=200.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Requests per second each caller may sustain (burst: twice that); 0 turns it off.",
+)
+@click.option(
     "--log-level",
     default="WARNING",
     show_default=True,
@@ -110,6 +117,7 @@ def serve(
     project_token: str | None,
     ping_interval: float,
     resume_window: float,
+    rate_limit: float,
     log_level: str,
 ) -> None:
     """Run the local chat server (REST and WebSocket on one origin)."""
@@ -127,6 +135,8 @@ def serve(
         project_token=project_token,
         ping_interval=ping_interval,
         resume_window=resume_window,
+        rate_limit_per_second=rate_limit,
+        rate_limit_burst=max(1, int(rate_limit * 2)),
     )
     try:
         asyncio.run(run_server(config))
