@@ -1,0 +1,52 @@
+"""Run the chat server for the benchmarks: ``python -m bench._serve --db PATH ...``.
+
+The same :func:`~fabric_chat_server.cli.serve.run_server` as ``fabric-chat serve`` (same app,
+same store, same first line ``listening on http://HOST:PORT``), bound to 127.0.0.1 on a free
+port, with two settings the CLI does not expose: the signing secret (so that the deep-history
+figure can build a page token at depth) and the per-subscriber rate limit, which is switched
+off. With it on (200 requests/s per subscriber), the throughput figures would measure the
+limiter's 429 answers and the SDK's retries, not the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from fabric_chat_server.cli.serve import run_server
+from fabric_chat_server.config import ServerConfig
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments and serve until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m bench._serve")
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--project-id", required=True)
+    parser.add_argument("--project-token", required=True)
+    parser.add_argument("--jwt-secret", required=True)
+    parser.add_argument("--rate-limit", type=float, default=0.0)
+    parser.add_argument("--ping-interval", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        db_path=args.db,
+        project_id=args.project_id,
+        project_token=args.project_token,
+        jwt_secret=args.jwt_secret,
+        rate_limit_per_second=args.rate_limit,
+        ping_interval=args.ping_interval,
+    )
+    asyncio.run(run_server(config))
+
+
+if __name__ == "__main__":
+    main()

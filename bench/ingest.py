@@ -1,0 +1,151 @@
+"""Figure ``ingest``: messages per second the server accepts and stores from 32 senders.
+
+Thirty-two subscribers, each in its own 1:1 conversation, POST messages with plain aiohttp (so
+the client is never the bottleneck) as fast as the server answers. The reference is the store
+alone: ``SqliteStore.insert_message`` from 32 coroutines in-process on the same file, with the
+same idempotency keys, i.e. what is left when HTTP, auth and the event fan-out are taken away.
+Runs alternate between the two. The SQLite settings the server uses are reported with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import sqlite3
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from fabric_chat_server.sqlite_store import SqliteStore
+from fabric_chat_server.store import MessageRecord
+
+from ._results import FigureResult
+from ._server import BenchServer, RawCaller
+from ._stats import Stat, alternate
+
+__all__ = ["SENDERS", "run", "sqlite_settings"]
+
+SENDERS = 32
+_PRAGMA = re.compile(r"PRAGMA\s+(\w+)\s*=\s*(\w+)")
+
+
+def sqlite_settings(db_path: Path | None = None) -> dict[str, Any]:
+    """Return the SQLite settings the server's store uses.
+
+    The ``PRAGMA`` statements ``SqliteStore.open`` runs, the SQLite library version, and, given a
+    database file the server has opened, the journal mode recorded in it.
+    """
+    settings: dict[str, Any] = {
+        "sqlite_version": sqlite3.sqlite_version,
+        "store": "SqliteStore (aiosqlite, one connection, writes serialized by one lock)",
+    }
+    for name, value in _PRAGMA.findall(inspect.getsource(SqliteStore.open)):
+        settings[name] = value
+    if db_path is not None and db_path.exists():
+        with sqlite3.connect(db_path) as db:
+            settings["journal_mode_in_file"] = db.execute("PRAGMA journal_mode").fetchone()[0]
+            settings["page_size"] = db.execute("PRAGMA page_size").fetchone()[0]
+        db.close()
+    return settings
+
+
+async def run(*, quick: bool) -> list[FigureResult]:
+    """Measure the ingest figure (messages stored per second)."""
+    per_sender = 3 if quick else 10
+    rounds, batches = (2, 1) if quick else (7, 3)
+    total = SENDERS * per_sender
+    with tempfile.TemporaryDirectory(prefix="fabric-chat-bench-") as tmp:
+        async with (
+            BenchServer(Path(tmp)) as server,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=SENDERS)) as session,
+        ):
+            references = [f"sender{index}" for index in range(SENDERS)]
+            tokens = await server.tokens([*references, "sink"])
+            sink = RawCaller(server.base_url, tokens[-1])
+            await sink.setup(session)
+            senders = [RawCaller(server.base_url, token) for token in tokens[:-1]]
+            groups: list[str] = []
+            for sender in senders:
+                await sender.setup(session)
+                groups.append(await sender.join(session, sink.me))
+
+            async def http() -> float:
+                async def sender_loop(caller: RawCaller, group_id: str) -> None:
+                    for index in range(per_sender):
+                        await caller.send(session, group_id, f"ingest {index}")
+
+                started = time.perf_counter()
+                async with asyncio.TaskGroup() as tasks:
+                    for caller, group_id in zip(senders, groups, strict=True):
+                        tasks.create_task(sender_loop(caller, group_id))
+                return total / (time.perf_counter() - started)
+
+            with sqlite3.connect(server.db_path) as db:
+                owners = dict(db.execute("SELECT id, subscriber_id FROM addresses").fetchall())
+            db.close()
+            store = SqliteStore(server.db_path)
+            await store.open()
+            try:
+
+                async def direct() -> float:
+                    async def sender_loop(caller: RawCaller, group_id: str) -> None:
+                        owner = owners[caller.me]
+                        for index in range(per_sender):
+                            record = MessageRecord(
+                                id=str(uuid.uuid4()),
+                                group_id=group_id,
+                                from_address_id=caller.me,
+                                subscriber_id=owner,
+                                user_name="Sender",
+                                ts=0.0,
+                                type="message",
+                                subtype="chat",
+                                kind=None,
+                                text=f"direct {index}",
+                                metadata={},
+                                details={},
+                            )
+                            await store.insert_message(record, (owner, str(uuid.uuid4())))
+
+                    started = time.perf_counter()
+                    async with asyncio.TaskGroup() as tasks:
+                        for caller, group_id in zip(senders, groups, strict=True):
+                            tasks.create_task(sender_loop(caller, group_id))
+                    return total / (time.perf_counter() - started)
+
+                store_rates, http_rates = await alternate(
+                    rounds, direct, http, batches=batches, higher_is_better=True
+                )
+            finally:
+                await store.close()
+            with sqlite3.connect(server.db_path) as db:
+                stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            db.close()
+            settings = sqlite_settings(server.db_path)
+    expected = (len(http_rates) * batches + 1) * total * 2
+    assert stored == expected, f"{stored} messages stored, {expected} sent"
+    return [
+        FigureResult(
+            figure="ingest",
+            what=f"messages accepted and stored from {SENDERS} concurrent HTTP senders (msg/s)",
+            target="report (with the SQLite settings)",
+            value=Stat.of(http_rates, "msg/s"),
+            baseline=Stat.of(store_rates, "msg/s"),
+            extra={
+                "server share of the store's rate": Stat.of(
+                    [h / s for h, s in zip(http_rates, store_rates, strict=True)], "x"
+                ),
+            },
+            notes={
+                "senders": SENDERS,
+                "run": f"best of {batches} alternating batches of {total} messages per side",
+                "stored_total_checked": stored,
+                "baseline": "SqliteStore.insert_message from 32 coroutines in-process",
+                "sqlite": settings,
+            },
+        )
+    ]
