@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -42,19 +41,18 @@ def _is_chat(item: object) -> bool:
     return getattr(item, "subtype", None) == "chat"
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """Where an item sits on the server: the page URL, its index and id there."""
 
     url: str
-    index: int
+    offset: int
     item_id: str
     newer: bool
     """Whether the server has newer items than this one (earlier in its page, or a prev link)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot(Generic[T]):
+class _Slot(NamedTuple, Generic[T]):
+    # Tuples, not frozen dataclasses: two are built for every chat item of every page.
     item: T
     at: Position
 
@@ -119,8 +117,9 @@ class HistoryReader(Generic[T]):
         for index, item in enumerate(envelope.data[:end]):
             if not _is_chat(item):
                 continue
-            if self._rewrite_to is not None:
-                item = msgspec.structs.replace(item, conversation_id=self._rewrite_to)  # type: ignore[type-var]
+            rewrite_to = self._rewrite_to
+            if rewrite_to is not None and getattr(item, "conversation_id", None) != rewrite_to:
+                item = msgspec.structs.replace(item, conversation_id=rewrite_to)  # type: ignore[type-var]
             slots.append(_Slot(item, Position(url, index, str(getattr(item, "id", "")), newer)))
             newer = True
         return slots
@@ -167,11 +166,11 @@ class HistoryReader(Generic[T]):
         for index, item in enumerate(envelope.data):
             if str(getattr(item, "id", "")) == at.item_id:
                 return envelope, index
-        return envelope, min(at.index, len(envelope.data))
+        return envelope, min(at.offset, len(envelope.data))
 
     async def _from_position(self, at: Position) -> Page[T] | None:
         envelope, index = await self._located(at)
-        slots = [slot for slot in self._slots(at.url, envelope) if slot.at.index >= index]
+        slots = [slot for slot in self._slots(at.url, envelope) if slot.at.offset >= index]
         return await self._fill(slots, envelope.links.next)
 
     async def _backward(self, at: Position) -> Page[T] | None:
@@ -189,7 +188,7 @@ class HistoryReader(Generic[T]):
         taken = collected[-self._size :]
         start = taken[0].at
         if len(collected) > self._size and not start.newer:
-            start = Position(start.url, start.index, start.item_id, True)
+            start = Position(start.url, start.offset, start.item_id, True)
 
         async def next_fetch() -> Page[T] | None:
             return await self._from_position(at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -21,6 +22,7 @@ __all__ = [
     "envelope_decoder",
     "error_from_response",
     "has_field",
+    "struct_fields",
 ]
 
 T = TypeVar("T")
@@ -133,12 +135,22 @@ def envelope_decoder(item_type: Any) -> msgspec.json.Decoder[Any]:
     return decoder(Envelope[item_type])
 
 
+@functools.cache
+def struct_fields(type_: Any) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """Return the fields of the struct type ``type_`` (empty for any other type), computed once.
+
+    ``msgspec.structs.fields`` resolves string annotations on every call, which costs more than
+    decoding a page; the engine asks on every call, so the answer is kept per type.
+    """
+    try:
+        return msgspec.structs.fields(type_)
+    except TypeError:
+        return ()
+
+
 def has_field(type_: Any, name: str) -> bool:
     """Whether the struct type ``type_`` has a field called ``name``."""
-    try:
-        return any(f.name == name for f in msgspec.structs.fields(type_))
-    except TypeError:
-        return False
+    return any(f.name == name for f in struct_fields(type_))
 
 
 def error_from_response(status: int, body: bytes, retry_after: float | None) -> errors.APIError:

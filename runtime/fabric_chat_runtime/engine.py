@@ -12,6 +12,7 @@ pagination, subscriptions over one socket) and never imports the generated packa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import uuid
@@ -26,7 +27,7 @@ from ._feeds import Feeds
 from ._history import HistoryReader, first_url
 from ._http import HttpClient
 from ._tasks import TaskOwner
-from .codec import JoinResult, SubscriberInfo, decoder, encode
+from .codec import JoinResult, SubscriberInfo, decoder, encode, struct_fields
 from .contract import Contract
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
@@ -51,7 +52,17 @@ class _Sent(msgspec.Struct):
     conversation_name: str | None = None
 
 
-_decode_sent = msgspec.json.Decoder(_Sent).decode
+@functools.cache
+def _conversation_shape(result_type: Any) -> tuple[Any, frozenset[str], tuple[str, ...]]:
+    """Return, for a Conversation type: the type to decode a sent message into, its field
+    names, and its required field names. Computed once per type."""
+    fields = struct_fields(result_type)
+    message_type = next((f.type for f in fields if f.name == "last_message"), _Sent)
+    return (
+        message_type,
+        frozenset(f.name for f in fields),
+        tuple(f.name for f in fields if f.required),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,27 +268,27 @@ class Engine:
             timeout=timeout,
             idempotency_key=str(uuid.uuid4()),
         )
+        message_type, names, required = _conversation_shape(result_type)
         try:
-            sent = _decode_sent(answer)
-            message = msgspec.json.decode(answer)
+            message = decoder(message_type).decode(answer)
         except (msgspec.DecodeError, msgspec.ValidationError):
             raise errors.ProtocolError("unexpected answer to sendMessage") from None
+        ts = getattr(message, "ts", 0.0)
         conversation: dict[str, Any] = {
             "id": joined.group_id,
             "group_id": joined.group_id,
             "address_id": address_id,
-            "name": sent.conversation_name,
-            "last_message_at": sent.ts,
+            "name": getattr(message, "conversation_name", None),
+            "last_message_at": ts,
             "from_fabric_address_id": me,
             "last_message": message,
         }
-        for field in msgspec.structs.fields(result_type):
-            if field.required and field.name not in conversation:
-                conversation[field.name] = sent.ts if field.name.endswith("_at") else {}
+        for name in required:
+            conversation.setdefault(name, ts if name.endswith("_at") else {})
         try:
-            return msgspec.convert(conversation, result_type)
-        except msgspec.ValidationError as exc:
-            raise errors.ProtocolError(f"unexpected answer to sendMessage: {exc}") from None
+            return result_type(**{k: v for k, v in conversation.items() if k in names})
+        except TypeError as exc:
+            raise errors.ProtocolError(f"cannot build {result_type.__name__}: {exc}") from None
 
     async def _history_path(self, address_id: str | None, timeout: float | None) -> str:
         if address_id is None:

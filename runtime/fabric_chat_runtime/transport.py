@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -134,9 +135,7 @@ class Transport:
                 f"{method} {_where(url)} timed out after {timeout:g}s"
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise errors.ConnectionError(
-                f"{method} {_where(url)} failed: {type(exc).__name__}"
-            ) from exc
+            raise errors.ConnectionError(f"{method} {_where(url)} failed: {_reason(exc)}") from exc
 
     async def ws_connect(self, url: str, *, timeout: float) -> WebSocket:
         """Open a WebSocket.
@@ -161,7 +160,7 @@ class Transport:
             raise errors.TimeoutError(f"socket connect to {_where(url)} timed out") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise errors.ConnectionError(
-                f"socket connect to {_where(url)} failed: {type(exc).__name__}"
+                f"socket connect to {_where(url)} failed: {_reason(exc)}"
             ) from exc
         return WebSocket(ws)
 
@@ -170,6 +169,20 @@ class Transport:
         if self._session is not None and self._owned:
             await self._session.close()
         self._session = None
+
+
+def _reason(exc: BaseException) -> str:
+    """Say why a connection failed ("connection refused"), from the OS error when there is one.
+
+    Only the OS's words and the exception's class are used: aiohttp's own message can quote
+    request details, and nothing here may carry a header (the token travels in one).
+    """
+    os_error = getattr(exc, "os_error", exc)
+    code = getattr(os_error, "errno", None)
+    strerror = os.strerror(code) if isinstance(code, int) else getattr(os_error, "strerror", None)
+    if isinstance(strerror, str) and strerror:
+        return f"{strerror.lower()} ({type(exc).__name__})"
+    return type(exc).__name__
 
 
 def _where(url: str) -> str:

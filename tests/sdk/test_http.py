@@ -211,3 +211,21 @@ async def test_no_token_in_reprs_errors_or_logs(
     assert all(server.token not in text for text in seen)
     assert "base_url='http://127.0.0.1:" in repr(client)
     assert any("retry 1" in record.getMessage() for record in caplog.records)
+
+
+async def test_connection_error_says_why_and_never_holds_the_token() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = make_token(f"ws://127.0.0.1:{port}")
+    retry = RetryPolicy(max_attempts=1)
+    async with Client(token=token, base_url=f"http://127.0.0.1:{port}", retry=retry) as client:
+        with pytest.raises(errors.ConnectionError) as caught:
+            await client.engine.my_address()
+    message = str(caught.value)
+    assert "connection refused" in message.lower()
+    assert f"127.0.0.1:{port}/api/fabric/subscriber/info" in message
+    assert token not in message
+    assert token not in repr(caught.value)
