@@ -52,9 +52,17 @@ class Position(NamedTuple):
 
 
 class _Slot(NamedTuple, Generic[T]):
-    # Tuples, not frozen dataclasses: two are built for every chat item of every page.
+    """A chat item and where it sat: one tuple per item (pages build a hundred at a time)."""
+
     item: T
-    at: Position
+    url: str
+    offset: int
+    newer: bool
+
+    @property
+    def at(self) -> Position:
+        """The item's :class:`Position`, built only for the few slots that need one."""
+        return Position(self.url, self.offset, str(getattr(self.item, "id", "")), self.newer)
 
 
 class HistoryReader(Generic[T]):
@@ -114,13 +122,13 @@ class HistoryReader(Generic[T]):
     def _slots(self, url: str, envelope: Envelope[T], end: int | None = None) -> list[_Slot[T]]:
         slots: list[_Slot[T]] = []
         newer = envelope.links.prev is not None
+        rewrite_to = self._rewrite_to
         for index, item in enumerate(envelope.data[:end]):
-            if not _is_chat(item):
+            if getattr(item, "subtype", None) != "chat":
                 continue
-            rewrite_to = self._rewrite_to
             if rewrite_to is not None and getattr(item, "conversation_id", None) != rewrite_to:
                 item = msgspec.structs.replace(item, conversation_id=rewrite_to)  # type: ignore[type-var]
-            slots.append(_Slot(item, Position(url, index, str(getattr(item, "id", "")), newer)))
+            slots.append(_Slot(item, url, index, newer))
             newer = True
         return slots
 
@@ -170,7 +178,7 @@ class HistoryReader(Generic[T]):
 
     async def _from_position(self, at: Position) -> Page[T] | None:
         envelope, index = await self._located(at)
-        slots = [slot for slot in self._slots(at.url, envelope) if slot.at.offset >= index]
+        slots = [slot for slot in self._slots(at.url, envelope) if slot.offset >= index]
         return await self._fill(slots, envelope.links.next)
 
     async def _backward(self, at: Position) -> Page[T] | None:
