@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS messages (
     details TEXT NOT NULL, hidden INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_page ON messages (group_id, ts, id);
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts, id);
+CREATE TRIGGER IF NOT EXISTS messages_touch_conversation AFTER INSERT ON messages BEGIN
+    UPDATE conversations SET last_message_at = NEW.ts WHERE group_id = NEW.group_id; END;
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     subscriber_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
     created_at REAL NOT NULL, PRIMARY KEY (subscriber_id, key));
@@ -84,7 +86,9 @@ ADDRESS_COLUMNS = (
     "a.cover_url, a.preview_url"
 )
 
-# kind -> (SELECT ... FROM ... WHERE <scope = ?>, sort column, id column)
+# kind -> (SELECT ... FROM ... WHERE <scope = ?>, sort column, id column). The conversations
+# list is read as of a snapshot: its query takes that snapshot, then the scope, as parameters,
+# and each conversation's last message is its last one at or before the snapshot.
 LISTS: dict[str, tuple[str, str, str]] = {
     "conversation_messages": (
         f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.group_id = ?",
@@ -98,10 +102,14 @@ LISTS: dict[str, tuple[str, str, str]] = {
         "m.id",
     ),
     "conversations": (
-        f"SELECT {CONVERSATION_COLUMNS} FROM conversations c "
-        "JOIN members mb ON mb.group_id = c.group_id WHERE mb.subscriber_id = ?",
-        "coalesce(c.last_message_at, c.created_at)",
-        "c.group_id",
+        "SELECT v.group_id, v.project_id, v.kind, v.address_a, v.address_b, v.name, "
+        "v.created_at, v.last_message_at, v.metadata FROM ("
+        "SELECT c.group_id, c.project_id, c.kind, c.address_a, c.address_b, c.name, "
+        "c.created_at, (SELECT max(m.ts) FROM messages m WHERE m.group_id = c.group_id "
+        "AND m.ts <= ?) AS last_message_at, c.metadata FROM conversations c "
+        "JOIN members mb ON mb.group_id = c.group_id WHERE mb.subscriber_id = ?) v WHERE 1",
+        "coalesce(v.last_message_at, v.created_at)",
+        "v.group_id",
     ),
     "addresses": (
         f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.project_id = ?",

@@ -113,10 +113,18 @@ async def resolve_for_join(
     """Return the conversation a join means (created and joined) and the caller's address.
 
     Raises:
-        ApiError: 422 joining only yourself or more than one other address; 403 joining by the
+        ApiError: 422 joining only yourself or more than one other address, or mixing the
+            dialects' keys; 403 joining by the
             group id of a conversation the caller is not in, or from another's address; 404.
     """
     if body.fabric_address_ids or body.from_fabric_address_id is not None:
+        if body.conversation_id is not None:
+            raise ApiError(
+                422,
+                "give conversation_id (address dialect) or fabric_address_ids (group dialect), "
+                "not both",
+                attribute="conversation_id",
+            )
         own = _from_address(caller, body.from_fabric_address_id, "from_fabric_address_id")
         others = list(
             dict.fromkeys(a for a in body.fabric_address_ids if a not in caller.address_ids)
@@ -148,8 +156,25 @@ async def resolve_for_send(
     """Return the conversation a send goes to and the sender's address.
 
     Raises:
-        ApiError: 403 not a member of the group or not the caller's address, 404 unknown, 422.
+        ApiError: 403 not a member of the group or not the caller's address, 404 unknown, 422
+            for a body that mixes the dialects' keys or names two different senders.
     """
+    if body.group_id is not None and body.conversation_id is not None:
+        raise ApiError(
+            422,
+            "give group_id (group dialect) or conversation_id (address dialect), not both",
+            attribute="conversation_id",
+        )
+    if (
+        body.from_fabric_address_id is not None
+        and body.from_address_id is not None
+        and body.from_fabric_address_id != body.from_address_id
+    ):
+        raise ApiError(
+            422,
+            "from_fabric_address_id and from_address_id name different addresses",
+            attribute="from_address_id",
+        )
     given = body.from_fabric_address_id or body.from_address_id
     attribute = "from_fabric_address_id" if body.from_fabric_address_id else "from_address_id"
     if body.group_id is not None:

@@ -4,6 +4,11 @@ A :class:`Session` is what a ``protocol`` names: one subscriber's event stream w
 events. A :class:`Channel` is one open WebSocket attached to a session; it sends through a bounded
 queue drained by its own writer task, so one slow socket never blocks the others (a socket whose
 queue fills up is closed; its session keeps the un-acked events for a resume).
+
+Sessions live in memory only: a server restart forgets them, so a resume after a restart is
+refused (``-32003``) and the client connects fresh. Nothing is lost by that: every message is in
+the store, and a client backfills what it missed from the history routes (the SDK does so for its
+subscriptions after a reconnect), deduplicating by message id.
 """
 
 from __future__ import annotations
@@ -119,13 +124,17 @@ class Session:
         self.unacked: OrderedDict[str, str] = OrderedDict()
 
     def deliver(self, event_id: str, frame: str) -> None:
-        """Keep the event until acked and send it when a socket is attached."""
+        """Keep the event until acked; send it when a socket is attached and the token is valid.
+
+        An event that reaches a session whose token has expired is kept (with ``event_acks``)
+        for a resume with a fresh token, but never sent on the expired socket.
+        """
         if self.event_acks:
             self.unacked[event_id] = frame
             if len(self.unacked) > self._max_unacked:
                 self.unacked.popitem(last=False)
                 self.broken = True
-        if self.channel is not None:
+        if self.channel is not None and time.time() < self.token_expires_at:
             self.channel.offer(frame)
 
     def ack(self, event_id: str) -> None:

@@ -1,9 +1,14 @@
 """Keyset pagination with opaque, tamper-evident page tokens.
 
 A page token holds a direction and a :data:`~fabric_chat_server.store.Position`, bound to the
-list it came from, packed with msgpack, signed with HMAC-SHA256 and base64url-encoded. Pages are
-newest first; ``next`` goes to older items, ``prev`` to newer ones, and each link is present
-exactly when such items exist.
+list it came from (and, for a list of :data:`~fabric_chat_server.store.SNAPSHOT_LISTS`, the
+snapshot the walk reads), packed with msgpack, signed with HMAC-SHA256 and base64url-encoded.
+Pages are newest first; ``next`` goes to older items, ``prev`` to newer ones, and each link is
+present exactly when such items exist.
+
+One store call makes a page: it asks for one item more than the page holds, and that extra item
+says whether the link on the far side exists. The link on the near side exists exactly when the
+page came from a token: the item the token points at lies there, and nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import msgspec
 from yarl import URL
 
-from .store import Direction, ListKind, Position, Store
+from .store import SNAPSHOT_LISTS, Direction, ListKind, Position, Store
 
 __all__ = ["PageTokenError", "PageTokens", "PagedResult", "fetch_page", "position_of"]
 
@@ -34,6 +39,7 @@ class _Token(msgspec.Struct, array_like=True, frozen=True):
     sort: float
     id: str
     scope: str
+    as_of: float | None = None
 
 
 _encode_token = msgspec.msgpack.Encoder().encode
@@ -56,13 +62,15 @@ class PageTokens:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def encode(self, direction: Direction, position: Position, scope: str) -> str:
+    def encode(
+        self, direction: Direction, position: Position, scope: str, as_of: float | None = None
+    ) -> str:
         """Return the token of a page beyond ``position`` in ``direction`` of list ``scope``."""
-        payload = _encode_token(_Token(direction, position[0], position[1], scope))
+        payload = _encode_token(_Token(direction, position[0], position[1], scope, as_of))
         return base64.urlsafe_b64encode(payload + self._mac(payload)).rstrip(b"=").decode()
 
-    def decode(self, token: str, scope: str) -> tuple[Direction, Position]:
-        """Check a token and return its direction and position.
+    def decode(self, token: str, scope: str) -> tuple[Direction, Position, float | None]:
+        """Check a token and return its direction, position and snapshot.
 
         Raises:
             PageTokenError: The token is malformed, forged, or from another list.
@@ -80,7 +88,7 @@ class PageTokens:
             raise PageTokenError("page_token is not a valid page token") from None
         if decoded.scope != scope:
             raise PageTokenError("page_token belongs to another list")
-        return decoded.direction, (decoded.sort, decoded.id)
+        return decoded.direction, (decoded.sort, decoded.id), decoded.as_of
 
 
 def position_of(item: Any) -> Position:
@@ -114,7 +122,7 @@ async def fetch_page(
     page_size: int,
     page_token: str | None,
 ) -> PagedResult:
-    """Fetch one page of a list and build its links from the request's ``url``.
+    """Fetch one page of a list (one store call) and build its links from the request's ``url``.
 
     An empty page has no ``next`` or ``prev`` (nothing is ever deleted, so only an empty list
     gives one).
@@ -125,21 +133,29 @@ async def fetch_page(
     token_scope = f"{kind}:{scope}"
     position: Position | None = None
     direction: Direction = "older"
+    as_of: float | None = None
     if page_token is not None:
-        direction, position = tokens.decode(page_token, token_scope)
-    items = await store.list_page(kind, scope, position, direction, page_size)
+        direction, position, as_of = tokens.decode(page_token, token_scope)
+    if kind in SNAPSHOT_LISTS and as_of is None:
+        as_of = await store.snapshot()
+    items = await store.list_page(kind, scope, position, direction, page_size + 1, as_of=as_of)
+    more = len(items) > page_size
+    if more:
+        # The extra item is the one farthest from ``position``: the oldest when walking older,
+        # the newest when walking newer.
+        items = items[:page_size] if direction == "older" else items[1:]
+    has_older = more if direction == "older" else position is not None
+    has_newer = more if direction == "newer" else position is not None
     base = url.without_query_params("page_token").update_query(page_size=page_size)
     next_url = prev_url = None
     if items:
         newest, oldest = position_of(items[0]), position_of(items[-1])
-        if await store.exists_beyond(kind, scope, oldest, "older"):
-            next_url = str(
-                base.update_query(page_token=tokens.encode("older", oldest, token_scope))
-            )
-        if await store.exists_beyond(kind, scope, newest, "newer"):
-            prev_url = str(
-                base.update_query(page_token=tokens.encode("newer", newest, token_scope))
-            )
+        if has_older:
+            token = tokens.encode("older", oldest, token_scope, as_of)
+            next_url = str(base.update_query(page_token=token))
+        if has_newer:
+            token = tokens.encode("newer", newest, token_scope, as_of)
+            prev_url = str(base.update_query(page_token=token))
     return PagedResult(
         items=items,
         self_url=str(url),

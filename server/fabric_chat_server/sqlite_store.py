@@ -1,4 +1,10 @@
-"""The default :class:`~fabric_chat_server.store.Store`: one SQLite file through aiosqlite."""
+"""The default :class:`~fabric_chat_server.store.Store`: one SQLite file through aiosqlite.
+
+Each query is one trip to aiosqlite's worker thread, so the rows that rarely change (projects,
+subscribers, addresses, conversations, members) are cached in memory and updated by the store's
+own writes; a send then costs two trips (the insert and its commit) and a history page one.
+The store must therefore be the only writer of its file (one server per database).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
 
+from ._sqlite_logging import hide_query_parameters
 from ._sqlite_rows import (
     ADDRESS_COLUMNS,
     CONVERSATION_COLUMNS,
@@ -26,6 +33,7 @@ from ._sqlite_rows import (
     message_row,
 )
 from .store import (
+    SNAPSHOT_LISTS,
     AddressRecord,
     ConversationRecord,
     Direction,
@@ -39,6 +47,19 @@ from .store import (
 __all__ = ["SqliteStore"]
 
 logger = logging.getLogger(__name__)
+
+hide_query_parameters()
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_MAX_CACHED = 50_000  # entries per cache; a full cache is emptied and refilled on demand
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    if len(cache) >= _MAX_CACHED and key not in cache:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 class SqliteStore:
@@ -55,6 +76,14 @@ class SqliteStore:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._last_ts = 0.0
+        self._projects: dict[str, ProjectRecord] = {}
+        self._subscribers: dict[str, SubscriberRecord] = {}
+        self._addresses_of: dict[str, list[AddressRecord]] = {}
+        self._addresses: dict[str, AddressRecord] = {}
+        self._conversations: dict[str, ConversationRecord | None] = {}  # None: known absent
+        self._pairs: dict[tuple[str, str], str] = {}  # (project id, pair key) -> group id
+        self._members: dict[str, list[tuple[str, str]]] = {}
+        self._member_ids: dict[str, frozenset[str]] = {}
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self._path)!r})"
@@ -115,18 +144,23 @@ class SqliteStore:
                 (project_id, token_hash, time.time()),
             )
             await self._conn.commit()
+        self._projects.pop(project_id, None)
         project = await self.get_project(project_id)
         assert project is not None
         return project
 
     async def get_project(self, project_id: str) -> ProjectRecord | None:
         """Return a project by id, or ``None``."""
+        cached = self._projects.get(project_id)
+        if cached is not None:
+            return cached
         row = await self._one(
             "SELECT id, token_hash, created_at FROM projects WHERE id = ?", (project_id,)
         )
-        return (
-            None if row is None else ProjectRecord(id=row[0], token_hash=row[1], created_at=row[2])
-        )
+        if row is None:
+            return None
+        project = ProjectRecord(id=row[0], token_hash=row[1], created_at=row[2])
+        return _remember(self._projects, project_id, project)
 
     async def first_project(self) -> ProjectRecord | None:
         """Return the oldest project, or ``None``."""
@@ -183,6 +217,9 @@ class SqliteStore:
                         (display_name, subscriber_id),
                     )
             await self._conn.commit()
+        self._subscribers.pop(subscriber_id, None)
+        for address in self._addresses_of.pop(subscriber_id, ()):
+            self._addresses.pop(address.id, None)
         subscriber = await self.get_subscriber(subscriber_id)
         addresses = await self.subscriber_addresses(subscriber_id)
         assert subscriber is not None
@@ -191,6 +228,9 @@ class SqliteStore:
 
     async def get_subscriber(self, subscriber_id: str) -> SubscriberRecord | None:
         """Return a subscriber by id, or ``None``."""
+        cached = self._subscribers.get(subscriber_id)
+        if cached is not None:
+            return cached
         row = await self._one(
             "SELECT id, project_id, reference, display_name, email, created_at FROM subscribers "
             "WHERE id = ?",
@@ -198,7 +238,7 @@ class SqliteStore:
         )
         if row is None:
             return None
-        return SubscriberRecord(
+        subscriber = SubscriberRecord(
             id=row[0],
             project_id=row[1],
             reference=row[2],
@@ -206,15 +246,22 @@ class SqliteStore:
             email=row[4],
             created_at=row[5],
         )
+        return _remember(self._subscribers, subscriber_id, subscriber)
 
     async def subscriber_addresses(self, subscriber_id: str) -> list[AddressRecord]:
         """Return a subscriber's addresses, oldest (its own) first."""
+        cached = self._addresses_of.get(subscriber_id)
+        if cached is not None:
+            return list(cached)
         rows = await self._all(
             f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.subscriber_id = ? "
             "ORDER BY a.created_at, a.id",
             (subscriber_id,),
         )
-        return [address_row(row) for row in rows]
+        addresses = [address_row(row) for row in rows]
+        if addresses:
+            _remember(self._addresses_of, subscriber_id, addresses)
+        return list(addresses)
 
     async def ensure_address(
         self,
@@ -253,32 +300,52 @@ class SqliteStore:
 
     async def get_address(self, project_id: str, address_id: str) -> AddressRecord | None:
         """Return an address of the project, or ``None``."""
-        row = await self._one(
-            f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.id = ? AND a.project_id = ?",
-            (address_id, project_id),
-        )
-        return None if row is None else address_row(row)
+        cached = self._addresses.get(address_id)
+        if cached is None:
+            row = await self._one(
+                f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.id = ?", (address_id,)
+            )
+            if row is None:
+                return None
+            cached = _remember(self._addresses, address_id, address_row(row))
+        return cached if cached.project_id == project_id else None
 
     async def get_conversation(self, group_id: str) -> ConversationRecord | None:
         """Return a conversation by group id, or ``None``."""
+        if group_id in self._conversations:
+            return self._conversations[group_id]
         row = await self._one(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.group_id = ?", (group_id,)
         )
-        return None if row is None else conversation_row(row)
+        conversation = None if row is None else conversation_row(row)
+        return _remember(self._conversations, group_id, conversation)
 
     async def find_conversation(self, project_id: str, key: str) -> ConversationRecord | None:
         """Return the conversation with this pair key, or ``None``."""
+        group_id = self._pairs.get((project_id, key))
+        if group_id is not None:
+            return await self.get_conversation(group_id)
         row = await self._one(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations c "
             "WHERE c.project_id = ? AND c.pair_key = ?",
             (project_id, key),
         )
-        return None if row is None else conversation_row(row)
+        if row is None:
+            return None
+        conversation = conversation_row(row)
+        _remember(self._pairs, (project_id, key), conversation.group_id)
+        return _remember(self._conversations, conversation.group_id, conversation)
 
     async def open_conversation(
         self, conversation: ConversationRecord, key: str, members: list[tuple[str, str]]
     ) -> ConversationRecord:
         """Return the conversation with ``key`` (created when new) with ``members`` added."""
+        known = self._pairs.get((conversation.project_id, key))
+        if known is not None:
+            stored = await self.get_conversation(known)
+            present = await self._member_set(known)
+            if stored is not None and all(member in present for member, _ in members):
+                return stored  # already there and every member joined: nothing to write
         async with self._lock:
             await self._conn.execute(
                 "INSERT INTO conversations (group_id, project_id, pair_key, kind, address_a, "
@@ -311,25 +378,36 @@ class SqliteStore:
                 ],
             )
             await self._conn.commit()
+        self._conversations.pop(group_id, None)
+        self._members.pop(group_id, None)
+        self._member_ids.pop(group_id, None)
+        _remember(self._pairs, (conversation.project_id, key), group_id)
         stored = await self.get_conversation(group_id)
         assert stored is not None
         return stored
 
     async def is_member(self, group_id: str, subscriber_id: str) -> bool:
         """Say whether the subscriber belongs to the conversation."""
-        row = await self._one(
-            "SELECT 1 FROM members WHERE group_id = ? AND subscriber_id = ?",
-            (group_id, subscriber_id),
-        )
-        return row is not None
+        return subscriber_id in await self._member_set(group_id)
+
+    async def _member_set(self, group_id: str) -> frozenset[str]:
+        cached = self._member_ids.get(group_id)
+        if cached is None:
+            members = await self.members(group_id)
+            cached = _remember(self._member_ids, group_id, frozenset(s for s, _ in members))
+        return cached
 
     async def members(self, group_id: str) -> list[tuple[str, str]]:
         """Return ``(subscriber id, address id)`` of every member."""
-        rows = await self._all(
-            "SELECT subscriber_id, address_id FROM members WHERE group_id = ? ORDER BY joined_at",
-            (group_id,),
-        )
-        return [(row[0], row[1]) for row in rows]
+        cached = self._members.get(group_id)
+        if cached is None:
+            rows = await self._all(
+                "SELECT subscriber_id, address_id FROM members WHERE group_id = ? "
+                "ORDER BY joined_at",
+                (group_id,),
+            )
+            cached = _remember(self._members, group_id, [(row[0], row[1]) for row in rows])
+        return list(cached)
 
     async def _message_by_id(self, message_id: str) -> MessageRecord | None:
         row = await self._one(
@@ -373,10 +451,7 @@ class SqliteStore:
                     int(stored.hidden),
                 ),
             )
-            await self._conn.execute(
-                "UPDATE conversations SET last_message_at = ? WHERE group_id = ?",
-                (ts, stored.group_id),
-            )
+            # The trigger messages_touch_conversation moves the conversation's last_message_at.
             if idempotency is not None:
                 await self._conn.execute(
                     "INSERT INTO idempotency_keys (subscriber_id, key, message_id, created_at) "
@@ -385,7 +460,16 @@ class SqliteStore:
                 )
             await self._conn.commit()
             self._last_ts = ts
+            cached = self._conversations.get(stored.group_id)
+            if cached is not None:
+                self._conversations[stored.group_id] = msgspec.structs.replace(
+                    cached, last_message_at=ts
+                )
         return stored, True
+
+    async def snapshot(self) -> float:
+        """Return the ts of the last stored message: every later one has a larger ts."""
+        return self._last_ts
 
     async def list_page(
         self,
@@ -394,10 +478,14 @@ class SqliteStore:
         position: Position | None,
         direction: Direction,
         limit: int,
+        *,
+        as_of: float | None = None,
     ) -> list[Any]:
         """Return up to ``limit`` items beyond ``position`` in ``direction``, newest first."""
         base, sort, ident = LISTS[kind]
         params: tuple[Any, ...] = (scope,)
+        if kind in SNAPSHOT_LISTS:
+            params = (self._last_ts if as_of is None else as_of, scope)
         sql = base
         if position is not None:
             op = "<" if direction == "older" else ">"
@@ -410,17 +498,6 @@ class SqliteStore:
             rows.reverse()
         convert = ROW_TO_RECORD[kind]
         return [convert(row) for row in rows]
-
-    async def exists_beyond(
-        self, kind: ListKind, scope: str, position: Position, direction: Direction
-    ) -> bool:
-        """Say whether any item lies beyond ``position`` in ``direction``."""
-        base, sort, ident = LISTS[kind]
-        op = "<" if direction == "older" else ">"
-        row = await self._one(
-            f"{base} AND ({sort}, {ident}) {op} (?, ?) LIMIT 1", (scope, *position)
-        )
-        return row is not None
 
     async def counts(self) -> dict[str, int]:
         """Return the number of rows of each table."""

@@ -4,6 +4,13 @@ Routes and the hub talk to a :class:`Store` only;
 :class:`~fabric_chat_server.sqlite_store.SqliteStore` is the default implementation, and another
 backend (PostgreSQL) implements the same protocol.
 Lists are keyset-paged by a :data:`Position` ``(sort key, id)``, newest first.
+
+A list whose order can change under a reader (a conversation moves to the top on each new
+message) is read as of a snapshot (see :data:`SNAPSHOT_LISTS` and :meth:`Store.snapshot`), so a
+walk through it neither skips nor repeats an item.
+
+An implementation may cache what it reads (the SQLite one does), provided each of its own
+writes updates the cache; it is then the only writer of its database.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ __all__ = [
     "MessageRecord",
     "Position",
     "ProjectRecord",
+    "SNAPSHOT_LISTS",
     "Store",
     "SubscriberRecord",
 ]
@@ -29,6 +37,12 @@ Position = tuple[float, str]
 
 Direction = Literal["older", "newer"]
 ListKind = Literal["conversation_messages", "subscriber_messages", "conversations", "addresses"]
+
+SNAPSHOT_LISTS: frozenset[str] = frozenset({"conversations"})
+"""Lists read as of a snapshot: each conversation sorts by its last message at or before it.
+
+Messages and addresses are only ever appended with growing sort keys, so they need none.
+"""
 
 
 class ProjectRecord(msgspec.Struct, frozen=True):
@@ -182,6 +196,9 @@ class Store(Protocol):
         message stored then. Returns the stored message and whether it is new.
         """
 
+    async def snapshot(self) -> float:
+        """Return a point in the order of writes: every message stored later has a larger ts."""
+
     async def list_page(
         self,
         kind: ListKind,
@@ -189,19 +206,19 @@ class Store(Protocol):
         position: Position | None,
         direction: Direction,
         limit: int,
+        *,
+        as_of: float | None = None,
     ) -> list[Any]:
         """Return up to ``limit`` items beyond ``position`` (exclusive), newest first.
 
         ``scope`` is the group id, subscriber id, subscriber id or project id for the
         ``kind``; records are :class:`MessageRecord`, :class:`ConversationRecord` or
         :class:`AddressRecord`. ``direction`` ``"older"`` starts at the newest item when
-        ``position`` is ``None``.
+        ``position`` is ``None``, ``"newer"`` returns the ``limit`` items nearest ``position``.
+        For a list of :data:`SNAPSHOT_LISTS`, ``as_of`` (a :meth:`snapshot`) fixes the order:
+        each conversation sorts by, and reports as ``last_message_at``, its last message at or
+        before ``as_of``.
         """
-
-    async def exists_beyond(
-        self, kind: ListKind, scope: str, position: Position, direction: Direction
-    ) -> bool:
-        """Say whether any item lies beyond ``position`` in ``direction``."""
 
     async def counts(self) -> dict[str, int]:
         """Return the number of rows of each table (for checks that nothing changed)."""

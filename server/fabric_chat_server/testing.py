@@ -289,6 +289,7 @@ class ServerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.base_url = ""
         self.lines: list[str] = []
+        self.stderr = ""
 
     @property
     def ws_url(self) -> str:
@@ -327,7 +328,10 @@ class ServerProcess:
         return line
 
     async def stop(self, sig: int = signal.SIGTERM, grace: float = 5.0) -> int:
-        """Send ``sig`` and return the exit code (killing the process after ``grace`` seconds)."""
+        """Send ``sig`` and return the exit code (killing the process after ``grace`` seconds).
+
+        What the process wrote to stderr is then in :attr:`stderr`.
+        """
         process = self.process
         if process is None:
             return 0
@@ -339,9 +343,10 @@ class ServerProcess:
             except TimeoutError:
                 process.kill()
                 await process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                await stream.read()
+        if process.stdout is not None:
+            await process.stdout.read()
+        if process.stderr is not None:
+            self.stderr += (await process.stderr.read()).decode(errors="replace")
         assert process.returncode is not None
         return process.returncode
 

@@ -2,7 +2,9 @@
 
 The first frame must be ``signalwire.connect``; after its result the server sends the
 authorization state event, pings every ``ping_interval``, answers pings, takes acks, and swaps
-tokens on ``signalwire.reauthenticate``. On shutdown each socket gets ``signalwire.disconnect``.
+tokens on ``signalwire.reauthenticate``. On shutdown each socket gets ``signalwire.disconnect``,
+and so does a socket whose token expires before a ``signalwire.reauthenticate`` extends it (no
+event is sent on it after the expiry; its session keeps them for a resume with a fresh token).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = ["close_all_sockets", "websocket_handler"]
 logger = logging.getLogger(__name__)
 
 _decode_frame = msgspec.json.Decoder().decode
+_EXPIRY_CHECK_MAX = 60.0  # seconds between expiry checks (reauthenticate may move the deadline)
 
 
 class _Refused(Exception):
@@ -230,7 +233,19 @@ class _Connection:
             _, frame = request_frame("signalwire.ping", PingParams(timestamp=time.time()))
             self.channel.offer(frame)
 
-    async def disconnect(self) -> None:
+    async def watch_expiry(self) -> None:
+        """Disconnect the socket once its token has expired (reauthenticate moves the deadline)."""
+        session = self.session
+        assert session is not None
+        while not self.ws.closed:
+            left = session.token_expires_at - time.time()
+            if left <= 0:
+                logger.info("disconnecting a socket whose token has expired")
+                await self.disconnect(message=b"token expired", code=1008)
+                return
+            await asyncio.sleep(min(left, _EXPIRY_CHECK_MAX))
+
+    async def disconnect(self, *, message: bytes = b"server shutdown", code: int = 1001) -> None:
         """Send ``signalwire.disconnect``, wait briefly for the answer, then close."""
         if self.channel is not None and not self.ws.closed:
             request_id, frame = request_frame("signalwire.disconnect", {})
@@ -240,7 +255,7 @@ class _Connection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, self.state.config.disconnect_timeout)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=1001, message=b"server shutdown")
+            await self.ws.close(code=code, message=message)
 
 
 _CONNECTIONS: web.AppKey[set[_Connection]] = web.AppKey("fabric_chat_connections")
@@ -262,6 +277,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         async with asyncio.TaskGroup() as tasks:
             pinger = tasks.create_task(connection.ping_loop())
             writer: asyncio.Task[None] | None = None
+            watcher: asyncio.Task[None] | None = None
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     try:
@@ -280,11 +296,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                     break
                 if writer is None and connection.channel is not None:
                     writer = tasks.create_task(connection.channel.run_writer())
+                    watcher = tasks.create_task(connection.watch_expiry())
                 if not keep:
                     break
             if connection.channel is not None:
                 connection.channel.finish()
             pinger.cancel()
+            if watcher is not None:
+                watcher.cancel()
         if not ws.closed:
             await ws.close()
     finally:

@@ -87,3 +87,30 @@ async def test_websocket_connect_errors(server: LocalServer, rpc_factory: Any) -
         subscriber_id="ghost", project_id=server.project_id, channel=server.ws_url
     )
     assert (await rpc.connect(token))["error"]["code"] == -32002
+
+
+def test_defaults_are_the_issues() -> None:
+    config = ServerConfig()
+    assert (config.host, config.port, config.db_path) == ("127.0.0.1", 8787, Path("fabric-chat.db"))
+    assert (config.ping_interval, config.resume_window) == (10.0, 120.0)
+    assert config.max_text_bytes == 64 * 1024
+    assert config.public_url is None  # ws://HOST:PORT of the bound socket
+
+
+async def test_text_limit_is_configurable_and_exact() -> None:
+    import aiohttp
+
+    async with LocalServer(max_text_bytes=8) as server, aiohttp.ClientSession() as session:
+        alice = await server.token("alice")
+        b_addr = await server.address_of("bob")
+        headers = {"Authorization": f"Bearer {alice}"}
+        statuses = []
+        for text in ("12345678", "123456789", "ééééé"):  # 8 bytes, 9 bytes, 10 UTF-8 bytes
+            async with session.post(
+                server.base_url + "/api/fabric/messages",
+                json={"conversation_id": b_addr, "text": text},
+                headers=headers,
+            ) as response:
+                statuses.append(response.status)
+        assert statuses == [201, 413, 413]
+        assert (await server.state.store.counts())["messages"] == 1

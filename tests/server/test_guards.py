@@ -91,6 +91,59 @@ def _forge(server: LocalServer, **changes: Any) -> str:
     return jwt.encode(claims, state.token_service._key, algorithm="HS256", headers=header)
 
 
+def _bad_tokens(server: LocalServer, alice: str) -> dict[str, str]:
+    """One token of each kind the server must refuse, all for Alice's subscriber id."""
+    sub = jwt.decode(alice, options={"verify_signature": False})["sub"]
+    head, payload, signature = alice.split(".")
+    other_key = jwt.encode(
+        jwt.decode(alice, options={"verify_signature": False}),
+        "another-secret-that-is-long-enough-32b",
+        algorithm="HS256",
+        headers={"typ": "SAT"},
+    )
+    return {
+        "garbage": "not-a-jwt",
+        "tampered": f"{head}.{payload}.{signature[:-4]}AAAA",
+        "other secret": other_key,
+        "expired": _forge(server, sub=sub, exp=int(time.time()) - 10),
+        "wrong typ": _forge(server, sub=sub, header={"typ": "JWT"}),
+        "unknown subscriber": _forge(server, sub="nobody"),
+        "other project": _forge(server, sub=sub, project_id="another-project"),
+    }
+
+
+async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
+    server: LocalServer, rpc_factory: Any
+) -> None:
+    alice = await server.token("alice")
+    before = await server.state.store.counts()
+    for name, token in _bad_tokens(server, alice).items():
+        rpc = await rpc_factory()
+        answer = await rpc.connect(token)
+        assert answer["error"]["code"] == -32002, name
+        assert token not in str(answer)
+    # And on a live socket, a reauthenticate with any of them is refused the same way.
+    rpc = await rpc_factory()
+    assert "result" in await rpc.connect(alice)
+    for name, token in _bad_tokens(server, alice).items():
+        await rpc.send(
+            {
+                "jsonrpc": "2.0",
+                "id": name,
+                "method": "signalwire.reauthenticate",
+                "params": {"authentication": {"project": server.project_id, "jwt_token": token}},
+            }
+        )
+        answer = await rpc.receive_until(lambda f, rid=name: f.get("id") == rid)
+        assert answer["error"]["code"] == -32002, name
+    assert len(server.state.hub.sessions_of(_sub(alice))) == 1
+    assert await server.state.store.counts() == before
+
+
+def _sub(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
 async def test_bad_tokens_get_401(server: LocalServer, api: Any) -> None:
     alice = await server.token("alice")
     sub = jwt.decode(alice, options={"verify_signature": False})["sub"]
@@ -201,6 +254,31 @@ async def test_bad_bodies_change_nothing(server: LocalServer, api: Any) -> None:
             "fabric_address_ids",
         ),
         ("/api/fabric/conversations/join", {"conversation_id": "unknown"}, 404, "conversation_id"),
+        # Keys of both dialects at once are ambiguous: refused, not guessed at.
+        (
+            "/api/fabric/conversations/join",
+            {"conversation_id": s["b"], "fabric_address_ids": [s["b"]]},
+            422,
+            "conversation_id",
+        ),
+        (
+            "/api/fabric/messages",
+            {"group_id": s["group"], "conversation_id": s["b"], "text": "x"},
+            422,
+            "conversation_id",
+        ),
+        (
+            "/api/fabric/messages",
+            {
+                "group_id": s["group"],
+                "from_fabric_address_id": s["a"],
+                "from_address_id": s["b"],
+                "text": "x",
+            },
+            422,
+            "from_address_id",
+        ),
+        ("/api/fabric/messages", {"group_id": s["group"], "txt": "typo"}, 422, "text"),
         (
             "/api/fabric/conversations/join",
             {"fabric_address_ids": [s["a"], s["b"], "third"]},
@@ -299,3 +377,22 @@ async def test_unexpected_faults_become_a_bare_500(server: LocalServer, api: Any
     assert body["errors"][0]["code"] == "internal_error"
     assert server.state.stats.unexpected == 1
     server.state.stats.unexpected = 0
+
+
+async def test_room_events_reach_members_only(
+    server: LocalServer, api: Any, rpc_factory: Any
+) -> None:
+    room = await server.create_room("lobby")
+    alice, bob = await server.token("alice"), await server.token("bob")
+    bob_ws = await rpc_factory()
+    assert "result" in await bob_ws.connect(bob)
+    await api.send(alice, room, "before bob joined")
+    _, joined = await api.post("/api/fabric/conversations/join", bob, {"conversation_id": room})
+    before = await server.state.store.counts()
+    again = await api.post("/api/fabric/conversations/join", bob, {"conversation_id": room})
+    assert again == (200, joined)  # joining twice changes nothing
+    assert await server.state.store.counts() == before
+    after = await api.send(alice, room, "after bob joined")
+    first = await bob_ws.event()  # the first message event bob's socket ever sees
+    assert first["params"]["params"]["id"] == after["id"]
+    assert first["params"]["params"]["conversation_id"] == room

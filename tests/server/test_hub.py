@@ -7,6 +7,8 @@ from typing import Any
 
 from fabric_chat_server.hub import Channel, Hub
 
+_NEVER = float("inf")  # a token that never expires
+
 
 class _StuckSocket:
     """A WebSocket whose peer never reads: every send waits forever."""
@@ -35,10 +37,10 @@ async def test_slow_socket_is_dropped_without_blocking_others() -> None:
     hub = Hub(resume_window=60.0, max_unacked=100)
     stuck, fast = _StuckSocket(), _FastSocket()
     slow_session = hub.create(
-        jti="j1", subscriber_id="s", project_id="p", event_acks=True, expires_at=0
+        jti="j1", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
     )
     fast_session = hub.create(
-        jti="j2", subscriber_id="s", project_id="p", event_acks=True, expires_at=0
+        jti="j2", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
     )
     slow_channel, fast_channel = Channel(stuck, queue_size=3), Channel(fast, queue_size=3)  # type: ignore[arg-type]
     hub.attach(slow_session, slow_channel)
@@ -62,7 +64,9 @@ async def test_slow_socket_is_dropped_without_blocking_others() -> None:
 
 def test_unacked_overflow_breaks_resume_and_acks_free_events() -> None:
     hub = Hub(resume_window=60.0, max_unacked=3)
-    session = hub.create(jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=0)
+    session = hub.create(
+        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+    )
     for i in range(3):
         session.deliver(f"e{i}", "x")
     session.ack("e0")
@@ -77,7 +81,9 @@ def test_unacked_overflow_breaks_resume_and_acks_free_events() -> None:
 def test_detached_sessions_expire_after_the_window() -> None:
     now = [100.0]
     hub = Hub(resume_window=10.0, max_unacked=10, clock=lambda: now[0])
-    session = hub.create(jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=0)
+    session = hub.create(
+        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+    )
     channel: Any = Channel(_FastSocket(), queue_size=4)  # type: ignore[arg-type]
     hub.attach(session, channel)
     hub.detach(session, channel)

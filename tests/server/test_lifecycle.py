@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,13 @@ async def test_restart_keeps_everything(tmp_path: Path, rpc_for: Any) -> None:
             headers=headers,
         ) as response:
             sent = await response.json()
+        room = await server.create_room("kept-room", display_name="Kept")
+        async with session.post(
+            server.base_url + "/api/fabric/messages",
+            json={"conversation_id": room, "text": "in the room"},
+            headers=headers,
+        ) as response:
+            in_room = await response.json()
         rpc = await rpc_for(server)
         await rpc.connect(bob)
         port = server.port
@@ -40,13 +49,40 @@ async def test_restart_keeps_everything(tmp_path: Path, rpc_for: Any) -> None:
             server.base_url + "/api/fabric/messages", headers=headers
         ) as response:
             page = await response.json()
-        assert [m["id"] for m in page["data"]] == [sent["id"]]
+        assert [m["id"] for m in page["data"]] == [in_room["id"], sent["id"]]
         async with session.get(
             server.base_url + "/api/fabric/conversations", headers=headers
         ) as response:
-            assert len((await response.json())["data"]) == 1
+            assert len((await response.json())["data"]) == 2
+        async with session.get(
+            server.base_url + f"/api/fabric/addresses/{room}", headers=headers
+        ) as response:
+            assert (await response.json())["display_name"] == "Kept"
+        # Membership survived: Bob still reads the 1:1, and still may not read the room.
+        bob_headers = {"Authorization": f"Bearer {bob}"}
+        async with session.get(
+            server.base_url + f"/api/fabric/conversations/{sent['group_id']}/messages",
+            headers=bob_headers,
+        ) as response:
+            assert [m["text"] for m in (await response.json())["data"]] == ["kept"]
+        async with session.get(
+            server.base_url + f"/api/fabric/conversations/{in_room['group_id']}/messages",
+            headers=bob_headers,
+        ) as response:
+            assert response.status == 403
         fresh = await rpc_for(server)
         assert "result" in await fresh.connect(bob)
+
+
+def _setting(db: str, key: str) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        row = connection.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 def _basic(user: str, password: str) -> str:
@@ -69,7 +105,10 @@ async def test_serve_prints_listening_and_generated_credentials_once(tmp_path: P
         project_id, project_token = id_line.split(": ", 1)[1], token_line.split(": ", 1)[1]
         started = time.monotonic()
         assert await process.stop(signal.SIGINT) == 0
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 1.0
+    # The database was closed cleanly: SQLite checkpoints and removes the WAL on the last close.
+    assert _exists(db)
+    assert not _exists(db + "-wal")
     async with ServerProcess("--db", db, env=_env()) as again:
         async with (
             aiohttp.ClientSession() as session,
@@ -82,14 +121,16 @@ async def test_serve_prints_listening_and_generated_credentials_once(tmp_path: P
             assert response.status == 200
         started = time.monotonic()
         assert await again.stop(signal.SIGTERM) == 0
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 1.0
+        assert not _exists(db + "-wal")
         rest = "".join(again.lines[1:])
         assert "project token" not in rest
 
 
 async def test_serve_with_env_credentials_and_cli_token_and_room(tmp_path: Path) -> None:
     env = _env(FABRIC_CHAT_PROJECT_ID="proj-1", FABRIC_CHAT_PROJECT_TOKEN="tok-1")
-    async with ServerProcess("--db", str(tmp_path / "env.db"), env=env) as process:
+    db = str(tmp_path / "env.db")
+    async with ServerProcess("--db", db, "--log-level", "DEBUG", env=env) as process:
         runner = CliRunner()
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(
@@ -131,6 +172,11 @@ async def test_serve_with_env_credentials_and_cli_token_and_room(tmp_path: Path)
         import jwt
 
         assert jwt.get_unverified_header(token)["ch"] == process.ws_url
+    # Logged at DEBUG, the whole run (its start-up included) never wrote a secret.
+    assert "DEBUG" in process.stderr
+    jwt_secret = _setting(db, "jwt_secret")
+    for secret in (token, token.split(".")[2], "tok-1", "s3cr3t-guess", jwt_secret):
+        assert secret not in process.stderr
 
 
 def test_serve_rejects_half_credentials() -> None:
@@ -173,6 +219,7 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
             )
             assert "result" in await ws.receive_json(timeout=5)
             assert process.process is not None
+            started = time.monotonic()
             process.process.send_signal(signal.SIGTERM)
             methods = []
             for _ in range(5):
@@ -183,6 +230,8 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
             assert "signalwire.disconnect" in methods
             async with asyncio.timeout(5):
                 assert await process.process.wait() == 0
+            # Stopped within a second, though a socket was open (and answered nothing).
+            assert time.monotonic() - started < 1.0
 
 
 async def test_serve_rate_limit_option_limits_each_caller(tmp_path: Path) -> None:
@@ -208,3 +257,12 @@ async def test_serve_rate_limit_option_limits_each_caller(tmp_path: Path) -> Non
         assert retry_after is not None
         assert float(retry_after) > 0
         assert await process.stop(signal.SIGTERM) == 0
+
+
+def test_serve_help_shows_the_defaults() -> None:
+    result = CliRunner().invoke(
+        main, ["serve", "--help"], terminal_width=200, max_content_width=200
+    )
+    assert result.exit_code == 0
+    for default in ("127.0.0.1", "8787", "fabric-chat.db", "--public-url", "--project-id"):
+        assert default in result.output

@@ -69,10 +69,18 @@ async def test_default_page_size_is_10(server: LocalServer, api: Any) -> None:
 )
 async def test_page_params_out_of_range_are_422(server: LocalServer, api: Any, query: str) -> None:
     alice = await server.token("alice")
-    for path in ("/api/fabric/messages", "/api/fabric/conversations", "/api/fabric/addresses"):
+    b_addr = await server.address_of("bob")
+    before = await server.state.store.counts()
+    for path in (
+        "/api/fabric/messages",
+        "/api/fabric/conversations",
+        "/api/fabric/addresses",
+        f"/api/fabric/conversations/{b_addr}/messages",
+    ):
         status, body = await api.get(f"{path}?{query}", alice)
         assert status == 422, (path, query)
         assert body["errors"][0]["attribute"] in ("page_size", "page_token")
+    assert await server.state.store.counts() == before
 
 
 async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: Any) -> None:
@@ -80,6 +88,7 @@ async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: A
     _, page = await api.get(f"/api/fabric/conversations/{b_addr}/messages?page_size=1", alice)
     token = page["links"]["next"].split("page_token=")[1]
     flipped = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    before = await server.state.store.counts()
     for bad in ("garbage", "%00%01", flipped, "A" * 400):
         status, body = await api.get(
             f"/api/fabric/conversations/{b_addr}/messages?page_token={bad}", alice
@@ -90,6 +99,7 @@ async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: A
     status, _ = await api.get(f"/api/fabric/messages?page_token={token}", alice)
     assert status == 422
     assert server.state.stats.unexpected == 0
+    assert await server.state.store.counts() == before
 
 
 async def test_links_follow_the_request_host(server: LocalServer, api: Any) -> None:
@@ -201,3 +211,45 @@ async def test_conversation_and_address_lists_page_without_repeats(
             url = page["links"].get("next")
         assert url is None
         assert len(ids) == len(set(ids)) == expected
+
+
+async def test_conversation_walk_is_a_snapshot_while_conversations_move(
+    server: LocalServer, api: Any
+) -> None:
+    alice = await server.token("alice")
+    peers = []
+    for i in range(5):
+        await server.token(f"peer{i}")
+        peers.append(await server.address_of(f"peer{i}"))
+        await api.send(alice, peers[i], "hi")
+    status, page = await api.get("/api/fabric/conversations?page_size=2", alice)
+    assert status == 200
+    seen = [c["address_id"] for c in page["data"]]
+    assert seen == [peers[4], peers[3]]
+    # New messages would move the oldest conversations to the top in the middle of the walk.
+    await api.send(alice, peers[0], "moved")
+    await api.send(alice, peers[1], "moved too")
+    url: str | None = page["links"].get("next")
+    for _ in range(5):
+        if url is None:
+            break
+        status, page = await api.get(url, alice)
+        assert status == 200
+        seen += [c["address_id"] for c in page["data"]]
+        url = page["links"].get("next")
+    assert url is None
+    assert seen == peers[::-1]  # each conversation once, in the order the walk began with
+    # A fresh walk (the first link) shows the new order.
+    status, fresh = await api.get(page["links"]["first"], alice)
+    assert [c["address_id"] for c in fresh["data"]] == [peers[1], peers[0]]
+    assert fresh["data"][0]["last_message_at"] > fresh["data"][1]["last_message_at"]
+    # Walking back from the end of the old walk stays in its snapshot too.
+    back: list[str] = []
+    url = page["links"].get("prev")
+    for _ in range(5):
+        if url is None:
+            break
+        status, newer = await api.get(url, alice)
+        back = [c["address_id"] for c in newer["data"]] + back
+        url = newer["links"].get("prev")
+    assert back == [peers[4], peers[3], peers[2], peers[1]]

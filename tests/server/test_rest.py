@@ -207,3 +207,17 @@ async def test_every_sender_resolves_in_the_directory(server: LocalServer, api: 
             f"/api/fabric/addresses/{message['from_fabric_address_id']}", alice
         )
         assert status == 200
+
+
+async def test_token_header_names_the_public_url_when_given() -> None:
+    import jwt
+
+    async with LocalServer(public_url="wss://chat.example.com") as server:
+        header = jwt.get_unverified_header(await server.token("alice"))
+        assert (header["typ"], header["ch"], header["alg"]) == (
+            "SAT",
+            "wss://chat.example.com",
+            "HS256",
+        )
+    async with LocalServer() as server:
+        assert jwt.get_unverified_header(await server.token("alice"))["ch"] == server.ws_url

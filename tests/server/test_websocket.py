@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
@@ -278,3 +279,129 @@ async def test_drop_sockets_cuts_every_socket(server: LocalServer, rpc_factory: 
                 break
         else:
             raise AssertionError("socket still open")
+
+
+async def test_expired_token_disconnects_the_socket_unless_reauthenticated(
+    server: LocalServer, api: Any, rpc_factory: Any
+) -> None:
+    alice = await server.token("alice")
+    await server.token("bob")
+    b_addr = await server.address_of("bob")
+    bob_id = (await api.get("/api/fabric/subscriber/info", await server.token("bob")))[1]["id"]
+    expires_at = int(time.time()) + 2  # valid for at least one more second
+    short = server.state.token_service.mint(
+        subscriber_id=bob_id,
+        project_id=server.project_id,
+        channel=server.ws_url,
+        expires_at=expires_at,
+    )
+    expiring, renewed = await rpc_factory(), await rpc_factory()
+    assert "result" in await expiring.connect(short)
+    assert "result" in await renewed.connect(short)
+    await renewed.send(
+        {
+            "jsonrpc": "2.0",
+            "id": "re",
+            "method": "signalwire.reauthenticate",
+            "params": {
+                "authentication": {
+                    "project": server.project_id,
+                    "jwt_token": await server.token("bob"),
+                }
+            },
+        }
+    )
+    assert (await renewed.receive_until(lambda f: f.get("id") == "re"))["result"] == {}
+    before = await api.send(alice, b_addr, "before expiry")
+    assert (await expiring.event())["params"]["params"]["id"] == before["id"]
+    request = await expiring.receive_until(lambda f: f.get("method") == "signalwire.disconnect")
+    assert time.time() >= expires_at
+    await expiring.send({"jsonrpc": "2.0", "id": request["id"], "result": {}})
+    closing = await expiring.ws.receive(timeout=5)
+    assert closing.type in CLOSED
+    # The reauthenticated socket outlived the first token and still gets events.
+    after = await api.send(alice, b_addr, "after expiry")
+    seen = await renewed.receive_until(
+        lambda f: (
+            f.get("method") == "signalwire.event" and f["params"]["params"].get("id") == after["id"]
+        )
+    )
+    assert seen["params"]["params"]["text"] == "after expiry"
+
+
+def test_an_expired_session_is_sent_no_events() -> None:
+    from fabric_chat_server.hub import Channel, Hub
+
+    class Socket:
+        closed = False
+
+    hub = Hub(resume_window=60.0, max_unacked=10)
+    session = hub.create(
+        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=time.time() - 1
+    )
+    channel = Channel(Socket(), 10)  # type: ignore[arg-type]
+    hub.attach(session, channel)
+    session.deliver("e1", "frame")
+    assert channel._queue.empty()
+    assert list(session.unacked) == ["e1"]  # kept for a resume with a fresh token
+
+
+async def test_two_subscribers_chat_over_the_socket_in_the_group_dialect(
+    server: LocalServer, api: Any, rpc_factory: Any
+) -> None:
+    alice, bob = await server.token("alice"), await server.token("bob")
+    a_addr, b_addr = await server.address_of("alice"), await server.address_of("bob")
+    alice_ws, bob_ws = await rpc_factory(), await rpc_factory()
+    assert "result" in await alice_ws.connect(alice)
+    assert "result" in await bob_ws.connect(bob)
+    _, joined = await api.post(
+        "/api/fabric/conversations/join",
+        alice,
+        {"from_fabric_address_id": a_addr, "fabric_address_ids": [b_addr, a_addr]},
+    )
+    group = joined["group_id"]
+    turns = (
+        (alice, a_addr, "from_fabric_address_id", "hi bob", bob_ws, a_addr),
+        (bob, b_addr, "from_address_id", "hi alice", alice_ws, b_addr),
+    )
+    for token, own, sender_key, text, peer_ws, seen_as in turns:
+        status, sent = await api.post(
+            "/api/fabric/messages", token, {"group_id": group, sender_key: own, "text": text}
+        )
+        assert status == 201
+        event = await peer_ws.receive_until(
+            lambda f, sent_id=sent["id"]: (
+                f.get("method") == "signalwire.event" and f["params"]["params"].get("id") == sent_id
+            )
+        )
+        params = event["params"]
+        assert params["is_author"] is False
+        message = params["params"]
+        assert (message["id"], message["group_id"], message["text"]) == (sent["id"], group, text)
+        assert message["conversation_id"] == seen_as  # the address dialect's key, too
+        assert message["from_fabric_address_id"] == message["from_address_id"] == own
+    # Each author's own socket got its message back as the author.
+    mine = await bob_ws.receive_until(
+        lambda f: f.get("method") == "signalwire.event" and f["params"]["is_author"]
+    )
+    assert mine["params"]["params"]["text"] == "hi alice"
+
+
+async def test_a_frame_over_the_socket_limit_closes_it_and_changes_nothing(
+    rpc_for: Any,
+) -> None:
+    async with LocalServer(max_frame_bytes=1024) as server:
+        rpc = await rpc_for(server)
+        await rpc.connect(await server.token("alice"))
+        before = await server.state.store.counts()
+        frame = '{"jsonrpc": "2.0", "id": "big", "method": "signalwire.ping", "params": {"x": "'
+        await rpc.ws.send_str(frame + "y" * (2 * 1024 * 1024) + '"}}')
+        for _ in range(5):
+            message = await rpc.ws.receive(timeout=5)
+            if message.type in (*CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+        else:
+            raise AssertionError("the socket stayed open")
+        assert await server.state.store.counts() == before
+        fresh = await rpc_for(server)
+        assert "result" in await fresh.connect(await server.token("alice"))
