@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .ir import (
@@ -18,11 +19,18 @@ from .ir import (
     RouteIR,
     RpcErrorIR,
     RpcMethodIR,
+    SdkTypeIR,
     StatusIR,
 )
 from .seam import ENGINE_METHODS
 
-__all__ = ["build_ir", "object_json_schemas", "with_known_values"]
+__all__ = [
+    "build_ir",
+    "markdown_anchor",
+    "object_heading",
+    "object_json_schemas",
+    "with_known_values",
+]
 
 OPENAPI_PREFIX = "#/components/schemas/"
 _PY_LABELS = {
@@ -42,6 +50,9 @@ _RAISES = {
     "ClientClosedError": "The client was used after it was closed.",
     "FabricChatError": "The SDK failed.",
 }
+_DOC_WIDTH = 88
+"""The widest one-line signature the reference shows; longer ones get a parameter a line."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RETURNS_DOC = {
     "page": (
         "The first page: ``data`` holds the items; ``has_next`` / ``has_prev``, "
@@ -51,6 +62,24 @@ _RETURNS_DOC = {
     "subscription": "A Subscription whose ``cancel()`` unsubscribes; idempotent.",
     "stream": "A MessageStream: ``async with ... as messages: async for message in messages``.",
 }
+
+
+def markdown_anchor(heading: str) -> str:
+    """Return the anchor GitHub gives a Markdown heading (lowercase, punctuation dropped)."""
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def object_heading(name: str) -> str:
+    """Return the reference's heading of an object's section."""
+    return f"The {name} object"
+
+
+def _literal(value: object) -> str:
+    """Return a Python literal of ``value`` as ruff formats it (double-quoted strings)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
 
 
 def with_known_values(description: str, known: list[str] | tuple[str, ...]) -> str:
@@ -126,17 +155,26 @@ def _default_label(prop: dict[str, Any]) -> str:
     default = prop["default"]
     if "$ref" in prop and default == {}:
         return f"{prop['$ref']}()"
-    return repr(default)
+    return _literal(default)
+
+
+def _named_object(prop: dict[str, Any]) -> str | None:
+    if "$ref" in prop:
+        return str(prop["$ref"])
+    item = prop.get("items", {})
+    return str(item["$ref"]) if "$ref" in item else None
 
 
 def _objects(objects: dict[str, Any]) -> tuple[ObjectIR, ...]:
     schemas = object_json_schemas(objects, OPENAPI_PREFIX)
+    anchors = {name: markdown_anchor(object_heading(name)) for name in objects}
     result = []
     for name, obj in objects.items():
         fields = tuple(
             FieldIR(
                 name=prop_name,
                 type_label=_type_label(prop),
+                type_anchor=anchors.get(_named_object(prop) or ""),
                 required=prop_name in obj.get("required", []),
                 default_label=_default_label(prop),
                 description=prop["description"],
@@ -154,6 +192,9 @@ def _objects(objects: dict[str, Any]) -> tuple[ObjectIR, ...]:
                 example=obj["example"],
                 example_json=json.dumps(obj["example"], indent=2, ensure_ascii=False),
                 json_schema=schemas[name],
+                omit_defaults=bool(obj.get("omit_defaults", True)),
+                article="an" if name[0] in "AEIOU" else "a",
+                anchor=anchors[name],
             )
         )
     return tuple(result)
@@ -223,15 +264,24 @@ def _method_param(name: str, param: dict[str, Any], item_type: str) -> MethodPar
         name=name,
         js_name=param.get("js_name"),
         annotation=annotation,
-        default=repr(default) if has_default else None,
+        default=_literal(default) if has_default else None,
         description=param["description"],
         check=f"{name} = {check}",
         doc_type=annotation,
-        doc_default=repr(default) if has_default else "-",
+        doc_default=_literal(default) if has_default else "-",
     )
 
 
-def _method(py_name: str, method: dict[str, Any]) -> MethodIR:
+def _doc_signature(py_name: str, is_async: bool, parts: list[str], returns: str) -> str:
+    head = f"{'async ' if is_async else ''}def {py_name}("
+    one_line = f"{head}{'*, ' if parts else ''}{', '.join(parts)}) -> {returns}"
+    if len(one_line) <= _DOC_WIDTH:
+        return one_line
+    lines = [head, "    *,", *(f"    {part}," for part in parts), f") -> {returns}"]
+    return "\n".join(lines)
+
+
+def _method(py_name: str, method: dict[str, Any], anchors: dict[str, str]) -> MethodIR:
     engine_spec = method["engine"]
     engine = ENGINE_METHODS[engine_spec["method"]]
     item_type: str = engine_spec["type"]
@@ -267,12 +317,16 @@ def _method(py_name: str, method: dict[str, Any]) -> MethodIR:
         "subscription": "Subscription",
         "stream": f"MessageStream[{item_type}]",
     }[kind]
+    named = dict.fromkeys(_IDENTIFIER.findall(returns))
     return MethodIR(
         py_name=py_name,
         js_name=method.get("js_name"),
+        js_signature=method.get("js_signature"),
         is_async=engine.is_async,
         params=params,
         signature=", ".join(parts),
+        doc_signature=_doc_signature(py_name, engine.is_async, parts, returns),
+        returns_refs=tuple((name, anchors[name]) for name in named if name in anchors),
         returns=returns,
         returns_doc=method["returns"].get("description")
         or _RETURNS_DOC.get(kind, f"The {item_type}."),
@@ -291,16 +345,30 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
     }
     ws = data["websocket"]
     rpc_errors = {int(code): RpcErrorIR(int(code), text) for code, text in ws["rpc_errors"].items()}
+    sdk_types = tuple(
+        SdkTypeIR(
+            name=name,
+            description=body["description"],
+            members=tuple(body["members"].items()),
+            anchor=markdown_anchor(name),
+        )
+        for name, body in data["sdk_types"].items()
+    )
+    objects = _objects(data["objects"])
+    anchors = {obj.name: obj.anchor for obj in objects}
+    anchors.update({sdk_type.name: sdk_type.anchor for sdk_type in sdk_types})
     namespaces = []
     ns_types: set[str] = set()
     for attr, namespace in data["namespaces"].items():
-        methods = tuple(_method(name, method) for name, method in namespace["methods"].items())
+        methods = tuple(
+            _method(name, method, anchors) for name, method in namespace["methods"].items()
+        )
         ns_types.update(method["engine"]["type"] for method in namespace["methods"].values())
         namespaces.append(
             NamespaceIR(attr, namespace["class_name"], namespace["description"], methods)
         )
     client_methods = tuple(
-        _method(name, method) for name, method in data["client"]["methods"].items()
+        _method(name, method, anchors) for name, method in data["client"]["methods"].items()
     )
     client_types = {method["engine"]["type"] for method in data["client"]["methods"].values()}
     routes = _routes(data, statuses)
@@ -329,13 +397,15 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
         description=data["info"]["description"],
         server=data["info"]["server"],
         ws_path=ws["path"],
-        objects=_objects(data["objects"]),
+        objects=objects,
         routes=routes,
         statuses=tuple(statuses[code] for code in sorted(statuses)),
         rpc_methods=rpc_methods,
         rpc_errors=tuple(rpc_errors[code] for code in sorted(rpc_errors)),
         events=events,
         client=ClientIR(data["client"]["class_name"], tuple(namespaces), client_methods),
+        sdk_types=sdk_types,
+        anchors=anchors,
         error_classes=error_classes,
         namespace_imports=tuple(sorted(ns_types)),
         client_imports=tuple(sorted(client_types)),

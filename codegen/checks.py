@@ -5,6 +5,7 @@ Every finding is a :class:`~codegen.loader.SpecError` with the line it is about.
 
 from __future__ import annotations
 
+import importlib
 import json
 import keyword
 import re
@@ -15,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from .loader import Located, Location, SpecError
-from .seam import ENGINE_METHODS
+from .seam import ENGINE_METHODS, SDK_TYPES
 
 __all__ = ["check_spec", "spec_schema"]
 
@@ -34,6 +35,13 @@ _ERROR_CLASSES = frozenset(
     }
 )
 _RESERVED = _ERROR_CLASSES | {"Page", "Subscription", "MessageStream", "Engine", "BaseClient"}
+_MODELS_MODULE_NAMES = frozenset(
+    {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}
+    | {"UNSET", "UnsetType"}
+)
+"""Names that models.py imports or that datamodel-code-generator renames as a class name."""
+_RENAMED_FIELDS = frozenset({"field"})
+"""Field names datamodel-code-generator renames (to ``field_`` with an alias)."""
 _EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
 """Objects the OpenAPI and AsyncAPI templates name directly."""
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -113,13 +121,35 @@ class _Checker:
                 path: Location = ("namespaces", ns_name, "methods", name)
                 self.method(path, method)
                 js = method.get("js_name")
+                signature = method.get("js_signature")
+                if signature is not None and not signature.startswith(f"{js}("):
+                    self.fail(
+                        (*path, "js_signature"),
+                        f"js_signature must start with the js_name: {js}(...)"
+                        if js
+                        else "js_signature needs a js_name",
+                    )
                 if js is not None:
                     if (ns_name, js) in seen_js:
                         self.fail((*path, "js_name"), f"duplicate js_name {js!r} in {ns_name}")
                     seen_js[(ns_name, js)] = path
         for name, method in self.data["client"]["methods"].items():
             self.method(("client", "methods", name), method)
+        self.sdk_types()
         return self.errors
+
+    def sdk_types(self) -> None:
+        for name, body in self.data["sdk_types"].items():
+            runtime = getattr(importlib.import_module(SDK_TYPES[name]), name)
+            known = {*dir(runtime), *getattr(runtime, "__annotations__", {})}
+            for member in body["members"]:
+                attribute = member.removesuffix("()")
+                path: Location = ("sdk_types", name, "members", member)
+                if attribute not in known:
+                    self.fail(path, f"{name} has no member {attribute!r} in the runtime")
+                elif member.endswith("()") != callable(getattr(runtime, attribute, None)):
+                    kind = "a method" if callable(getattr(runtime, attribute, None)) else "not one"
+                    self.fail(path, f"{name}.{attribute} is {kind}: write it with or without ()")
 
     def objects(self) -> None:
         objects: dict[str, Any] = self.data["objects"]
@@ -138,6 +168,8 @@ class _Checker:
             base: Location = ("objects", name)
             if name in taken:
                 self.fail(base, f"object name {name!r} is already a public name of fabric_chat")
+            elif name in _MODELS_MODULE_NAMES:
+                self.fail(base, f"object name {name!r} clashes with a name of the models module")
             props: dict[str, Any] = obj["properties"]
             for req in obj.get("required", []):
                 if req not in props:
@@ -157,6 +189,10 @@ class _Checker:
     ) -> None:
         if keyword.iskeyword(name):
             self.fail(path, f"{obj_name}.{name}: a Python keyword cannot be a field name")
+        elif name.startswith("_") or name in _RENAMED_FIELDS:
+            self.fail(
+                path, f"{obj_name}.{name}: the struct would rename this field; choose another name"
+            )
         if "$ref" in prop:
             self.ref((*path, "$ref"), prop["$ref"])
         elif prop.get("nullable"):

@@ -22,6 +22,7 @@ __all__ = [
     "RouteIR",
     "RpcErrorIR",
     "RpcMethodIR",
+    "SdkTypeIR",
     "StatusIR",
 ]
 
@@ -33,6 +34,8 @@ class FieldIR:
     name: str
     type_label: str
     """The type as the docs show it, e.g. ``str | None`` or ``list[Address]``."""
+    type_anchor: str | None
+    """The reference's anchor of the object the type names, if it names one."""
     required: bool
     default_label: str
     """The default as the docs show it (``-`` when required)."""
@@ -54,6 +57,12 @@ class ObjectIR:
     example_json: str
     json_schema: dict[str, Any]
     """The object's JSON Schema with references as ``#/components/schemas/Name``."""
+    omit_defaults: bool
+    """Whether encoding leaves out fields equal to their default."""
+    article: str
+    """``a`` or ``an``, as the reference writes "an example of a(n) Name object"."""
+    anchor: str
+    """The Markdown anchor of the object's section in the reference."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +155,16 @@ class MethodIR:
 
     py_name: str
     js_name: str | None
+    js_signature: str | None
+    """The seed page's JavaScript signature, where it gives one."""
     is_async: bool
     params: tuple[MethodParamIR, ...]
     signature: str
     """Everything after ``self, *, `` in the ``def`` line."""
+    doc_signature: str
+    """The ``def`` line as the reference shows it: one line, or one parameter a line."""
+    returns_refs: tuple[tuple[str, str], ...]
+    """(name, anchor) of each documented type the return type names."""
     returns: str
     returns_doc: str
     summary: str
@@ -158,6 +173,16 @@ class MethodIR:
     call: str
     """The engine call expression, e.g. ``self._engine.join(address_id, result_type=...)``."""
     example: str
+
+
+@dataclass(frozen=True, slots=True)
+class SdkTypeIR:
+    """A runtime result type the reference documents (``Page``, ``Subscription``, ...)."""
+
+    name: str
+    description: str
+    members: tuple[tuple[str, str], ...]
+    anchor: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +220,9 @@ class PackageIR:
     rpc_errors: tuple[RpcErrorIR, ...]
     events: tuple[EventIR, ...]
     client: ClientIR
+    sdk_types: tuple[SdkTypeIR, ...]
+    anchors: dict[str, str]
+    """The reference's anchor of each documented object and SDK type, by name."""
     error_classes: tuple[str, ...]
     namespace_imports: tuple[str, ...]
     """Model names the namespaces module imports."""

@@ -15,7 +15,7 @@ from typing import Any
 import fabric_chat_runtime.errors as runtime_errors
 import jinja2
 
-from .build import build_ir
+from .build import build_ir, markdown_anchor
 from .exports import render_asyncapi, render_openapi
 from .ir import PackageIR
 from .structs import render_structs
@@ -66,6 +66,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["py"] = repr
+    env.filters["anchor"] = markdown_anchor
     env.filters["wrap"] = _wrap
     env.filters["pytext"] = _py_text
     env.filters["pytuple"] = lambda items: repr(tuple(items))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_METHODS", "EngineMethod"]
+__all__ = ["ENGINE_METHODS", "SDK_TYPES", "EngineMethod"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +101,10 @@ ENGINE_METHODS: dict[str, EngineMethod] = {
         kind="stream",
     ),
 }
+
+SDK_TYPES: dict[str, str] = {
+    "Page": "fabric_chat_runtime.pagination",
+    "Subscription": "fabric_chat_runtime.subscriptions",
+    "MessageStream": "fabric_chat_runtime.subscriptions",
+}
+"""The runtime module of each result type the spec's ``sdk_types`` documents."""

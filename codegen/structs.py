@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import warnings
 from collections import defaultdict
@@ -67,4 +68,16 @@ def render_structs(objects: dict[str, Any], banner: str) -> str:
     if not isinstance(output, str):
         msg = "datamodel-code-generator returned several modules; expected one"
         raise TypeError(msg)
+    _verify(objects, output)
     return output
+
+
+def _verify(objects: dict[str, Any], source: str) -> None:
+    """Fail unless every object became a class of its own name with its fields unrenamed."""
+    classes = set(re.findall(r"^class (\w+)\(Struct\b", source, re.MULTILINE))
+    problems = [f"object {name!r} has no class" for name in objects if name not in classes]
+    if "field(name=" in source or "= UNSET" in source or "default=UNSET" in source:
+        problems.append("a field was renamed or left without its default")
+    if problems:
+        msg = "datamodel-code-generator output does not match the spec: " + "; ".join(problems)
+        raise RuntimeError(msg)

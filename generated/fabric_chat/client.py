@@ -21,10 +21,10 @@ class Client(BaseClient):
     derived from the token's ``ch`` header when omitted.
 
     Attributes:
-        chat: The Chat namespace includes methods that allows you to send and
+        chat (ChatNamespace): The Chat namespace includes methods that allows you to send and
             receive chat messages.
-        conversation: The Conversation namespace: every conversation of the subscriber,
-            and every message, call logs included.
+        conversation (ConversationNamespace): The Conversation namespace: every conversation of
+            the subscriber, and every message, call logs included.
     """
 
     chat: ChatNamespace

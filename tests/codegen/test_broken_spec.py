@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from codegen.__main__ import main
+from codegen.structs import _verify
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = (ROOT / "spec" / "chat.yaml").read_text(encoding="utf-8")
@@ -132,9 +135,9 @@ CASES = [
     (
         "object-name-taken",
         "\n  ErrorBody:\n",
-        "\n  Page:\n",
-        "\n  Page:",
-        "object name 'Page' is already a public name of fabric_chat",
+        "\n  Engine:\n",
+        "\n  Engine:",
+        "object name 'Engine' is already a public name of fabric_chat",
     ),
     (
         "export-object-missing",
@@ -142,6 +145,67 @@ CASES = [
         "\n  RpcFault:\n",
         "\nobjects:",
         "the exports need an object named 'RpcError'",
+    ),
+    (
+        "js-signature-without-js-name",
+        "        js_name: null\n        summary: Iterate over every chat message",
+        "        js_name: null\n        js_signature: iterMessages(options)\n"
+        "        summary: Iterate over every chat message",
+        "js_signature: iterMessages(options)",
+        "js_signature needs a js_name",
+    ),
+    (
+        "js-signature-of-another-name",
+        'js_signature: "join(options): Promise<JoinConversationResponse>"',
+        'js_signature: "joinConversation(options): Promise<JoinConversationResponse>"',
+        'js_signature: "joinConversation(options)',
+        "js_signature must start with the js_name: join(...)",
+    ),
+    (
+        "duplicate-js-name",
+        "        js_name: getConversationMessages\n",
+        "        js_name: getConversations\n",
+        "get_conversation_messages:\n        js_name: getConversations",
+        "duplicate js_name 'getConversations' in conversation",
+    ),
+    (
+        "required-property-with-default",
+        "    required: [reference]\n    properties:\n      reference:\n        type: string\n",
+        "    required: [reference]\n    properties:\n      reference:\n        type: string\n"
+        "        default: nobody\n",
+        "default: nobody",
+        "CreateSubscriberTokenRequest.reference: required property has a default",
+    ),
+    (
+        "method-default-not-matching-type",
+        "            type: integer\n            default: 10\n            minimum: 1\n"
+        "            maximum: 1000\n            description: The amount of conversations",
+        "            type: integer\n            default: ten\n            minimum: 1\n"
+        "            maximum: 1000\n            description: The amount of conversations",
+        "default: ten",
+        "page_size: default 'ten' does not match type integer",
+    ),
+    (
+        "field-name-the-struct-would-rename",
+        '      video:\n        type: [string, "null"]',
+        '      field:\n        type: [string, "null"]',
+        "      field:",
+        "AddressChannels.field: the struct would rename this field",
+    ),
+    (
+        "object-name-clashes-with-models-module",
+        "\n  EmptyResult:\n",
+        "\n  Struct:\n    description: A clash.\n    properties: {}\n    example: {}\n"
+        "\n  EmptyResult:\n",
+        "\n  Struct:",
+        "object name 'Struct' clashes with a name of the models module",
+    ),
+    (
+        "sdk-type-member-missing-from-the-runtime",
+        "      iter_all(): Iterate",
+        "      walk_all(): Iterate",
+        "      walk_all(): Iterate",
+        "Page has no member 'walk_all' in the runtime",
     ),
     (
         "not-yaml",
@@ -164,20 +228,49 @@ def _line_of(text: str, anchor: str) -> int:
     ("old", "new", "anchor", "message"),
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
+def _snapshot(tree: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``tree`` with its bytes and modification time."""
+    return {
+        path.relative_to(tree).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(tree.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def out(tmp_path: Path, rendered: dict[str, str]) -> Path:
+    """An output tree as ``make gen`` left it, plus a stray file ``gen`` would delete."""
+    tree = tmp_path / "out"
+    for path, text in rendered.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text, encoding="utf-8")
+    (tree / "generated" / "fabric_chat" / "stray.py").write_text("x = 1\n", encoding="utf-8")
+    return tree
+
+
+def test_at_least_ten_distinct_broken_spec_cases() -> None:
+    assert len(CASES) >= 10
+    assert len({case[4] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "anchor", "message"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
 def test_broken_spec_reports_line_and_writes_nothing(
     old: str,
     new: str,
     anchor: str,
     message: str,
     tmp_path: Path,
+    out: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert GOOD.count(old) == 1, f"case text {old!r} must occur once in the spec"
     broken = GOOD.replace(old, new)
     (tmp_path / "chat.yaml").write_text(broken, encoding="utf-8")
-    out = tmp_path / "out"
-    out.mkdir()
+    before = _snapshot(out)
     monkeypatch.chdir(tmp_path)
 
     status = main(["gen", "--spec", "chat.yaml", "--out", str(out)])
@@ -186,15 +279,16 @@ def test_broken_spec_reports_line_and_writes_nothing(
     assert status == 1
     expected = f"chat.yaml:{_line_of(broken, anchor)}: "
     assert any(line.startswith(expected) and message in line for line in errors), errors
-    assert list(out.iterdir()) == []
+    assert all(re.match(r"^chat\.yaml:\d+: \S", line) for line in errors), errors
+    assert _snapshot(out) == before
 
 
-def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
+def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path, out: Path) -> None:
     spec = tmp_path / "chat.yaml"
     spec.write_text(
         GOOD.replace("type: SubscriberInfo}", "type: SubscriberInfoo}"), encoding="utf-8"
     )
-    out = tmp_path / "out"
+    before = _snapshot(out)
     done = subprocess.run(
         [sys.executable, "-m", "codegen", "gen", "--spec", str(spec), "--out", str(out)],
         capture_output=True,
@@ -205,7 +299,8 @@ def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     line = GOOD[: GOOD.index("type: SubscriberInfo}")].count("\n") + 1
     assert f"chat.yaml:{line}: unknown type reference 'SubscriberInfoo'" in done.stderr
-    assert not out.exists()
+    assert done.stdout == ""
+    assert _snapshot(out) == before
 
 
 def test_missing_spec_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -213,3 +308,38 @@ def test_missing_spec_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert status == 1
     assert "cannot read the spec" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_struct_output_that_drifts_from_the_spec_is_refused() -> None:
+    objects = {"Thing": {"properties": {"a": {}}}, "Other": {"properties": {}}}
+    with pytest.raises(RuntimeError, match="object 'Other' has no class"):
+        _verify(objects, "class Thing(Struct, kw_only=True):\n    a: str = ''\n")
+    with pytest.raises(RuntimeError, match="a field was renamed"):
+        _verify({"Thing": {}}, 'class Thing(Struct):\n    field_: str = field(name="field")\n')
+    _verify({"Thing": {}}, "class Thing(Struct, kw_only=True):\n    a: str = ''\n")
+
+
+def test_make_gen_on_a_broken_spec_fails_and_leaves_the_tree_alone(tmp_path: Path) -> None:
+    """``make gen`` itself, in a copy of the project whose spec is broken."""
+    copy = tmp_path / "project"
+    for name in ("codegen", "generated", "docs", "spec"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, copy / name)
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    spec = copy / "spec" / "chat.yaml"
+    spec.write_text(GOOD.replace("payload: AuthorizationStateParams", "payload: Nothing"))
+    before = {name: _snapshot(copy / name) for name in ("generated", "docs")}
+
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "gen"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    line = GOOD[: GOOD.index("payload: AuthorizationStateParams")].count("\n") + 1
+    assert f"spec/chat.yaml:{line}: unknown payload type reference 'Nothing'" in done.stderr
+    assert {name: _snapshot(copy / name) for name in ("generated", "docs")} == before

@@ -6,11 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from fabric_chat.contract import CONTRACT
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from codegen.loader import load_spec
+
+from .conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
+OBJECTS: dict[str, Any] = load_spec(SPEC).data["objects"]
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -101,3 +109,78 @@ def test_asyncapi_is_3_0_with_every_method_and_event() -> None:
         assert _resolve(document, inner["$ref"])["title"] == event.payload.__name__
     connect = operations["signalwire.connect"]
     assert connect["x-error-codes"] == [-32002, -32003, -32602]
+
+
+def _validator(document: dict[str, Any], pointer: str) -> jsonschema.Draft202012Validator:
+    """A validator of the schema at ``pointer`` whose ``#/...`` refs resolve in ``document``."""
+    resource = Resource(contents=document, specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:doc", resource)
+    return jsonschema.Draft202012Validator({"$ref": f"urn:doc#{pointer}"}, registry=registry)
+
+
+def _example(name: str) -> dict[str, Any]:
+    example: dict[str, Any] = OBJECTS[name]["example"]
+    return example
+
+
+def test_every_asyncapi_payload_is_a_schema_that_accepts_real_frames() -> None:
+    document = _load("asyncapi.json")
+    messages = document["components"]["messages"]
+    for name, message in messages.items():
+        jsonschema.Draft202012Validator.check_schema(message["payload"])
+        assert message["contentType"] == "application/json", name
+    for method in CONTRACT.rpc_methods:
+        assert method.params is not None
+        request = {
+            "jsonrpc": "2.0",
+            "id": "r1",
+            "method": method.name,
+            "params": _example(method.params.__name__),
+        }
+        _validator(document, f"/components/messages/{method.name}.request/payload").validate(
+            request
+        )
+        assert method.result is not None
+        result = {"jsonrpc": "2.0", "id": "r1", "result": _example(method.result.__name__)}
+        _validator(document, f"/components/messages/{method.name}.result/payload").validate(result)
+        wrong = {**request, "method": "signalwire.nope"}
+        assert not _validator(
+            document, f"/components/messages/{method.name}.request/payload"
+        ).is_valid(wrong)
+    for event in CONTRACT.events:
+        frame = {
+            "jsonrpc": "2.0",
+            "id": "e1",
+            "method": "signalwire.event",
+            "params": {
+                "event_type": event.name,
+                "event_channel": "c",
+                "timestamp": 1.5,
+                "is_author": False,
+                "params": _example(event.payload.__name__),
+            },
+        }
+        validator = _validator(document, f"/components/messages/event.{event.name}/payload")
+        validator.validate(frame)
+        bad_payload = {**frame, "params": {**frame["params"], "params": {"id": 5}}}
+        bad_type = {**frame, "params": {**frame["params"], "event_type": "other.event"}}
+        assert not validator.is_valid(bad_type)
+        assert not validator.is_valid(bad_payload)
+    error = {"jsonrpc": "2.0", "id": "r1", "error": _example("RpcError")}
+    _validator(document, "/components/messages/error/payload").validate(error)
+
+
+def test_every_openapi_response_accepts_the_spec_examples() -> None:
+    document = _load("openapi.json")
+    for route in CONTRACT.routes:
+        operation = document["paths"][route.path][route.method.lower()]
+        pointer = "/".join(
+            part.replace("~", "~0").replace("/", "~1")
+            for part in ("paths", route.path, route.method.lower(), "responses", str(route.status))
+        )
+        schema = f"/{pointer}/content/application~1json/schema"
+        _validator(document, schema).validate(_example(route.response.__name__))
+        for code in route.errors:
+            assert str(code) in operation["responses"]
+        errors = f"/{pointer.rsplit('/', 1)[0]}/{route.errors[0]}/content/application~1json/schema"
+        _validator(document, errors).validate(_example("ErrorBody"))

@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
+import jinja2.meta
 import pytest
 
 from codegen.__main__ import main
+from codegen.build import build_ir
 from codegen.checks import check_spec
+from codegen.ir import PackageIR
 from codegen.loader import load_spec
-from codegen.render import render_all
+from codegen.render import _environment, render_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,3 +109,39 @@ def test_generated_and_generator_code_pass_ruff(root: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_templates_see_only_the_ir_under_strict_undefined() -> None:
+    env = _environment()
+    assert env.undefined is jinja2.StrictUndefined
+    assert (env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline) == (True, True, True)
+    allowed = {"ir", "banner", "schemas", "paths", "ref"}
+    templates = sorted((ROOT / "codegen" / "templates").glob("*.j2"))
+    assert len(templates) == 8
+    for path in templates:
+        assert env.loader is not None
+        source = env.loader.get_source(env, path.name)[0]
+        free = jinja2.meta.find_undeclared_variables(env.parse(source))
+        assert free <= allowed, (path.name, free - allowed)
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ ir.no_such_field }}").render(ir=object())
+
+
+def test_the_ir_is_typed_and_ordered_as_the_spec() -> None:
+    located = load_spec(ROOT / "spec" / "chat.yaml")
+    ir = build_ir(located.data, ("FabricChatError",))
+    assert isinstance(ir, PackageIR)
+    assert [obj.name for obj in ir.objects] == list(located.data["objects"])
+    assert [route.operation_id for route in ir.routes] == list(located.data["operations"])
+    chat = ir.client.namespaces[0]
+    assert [m.py_name for m in chat.methods] == list(located.data["namespaces"]["chat"]["methods"])
+    get_messages = chat.methods[0]
+    assert get_messages.signature == (
+        "address_id: str, page_size: int = 10, timeout: float | None = None"
+    )
+    assert get_messages.returns == "Page[ConversationChatMessage]"
+    assert get_messages.returns_refs == (
+        ("Page", "page"),
+        ("ConversationChatMessage", "the-conversationchatmessage-object"),
+    )
+    assert ir.namespace_imports == tuple(sorted(ir.namespace_imports))

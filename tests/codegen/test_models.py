@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
 import json
 from typing import Any
 
@@ -222,3 +225,26 @@ def test_request_bodies_and_links_leave_absent_keys_out() -> None:
         "from_fabric_address_id",
         "text",
     }
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def test_every_field_has_its_spec_description_as_docstring() -> None:
+    tree = ast.parse(inspect.getsource(models))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    for name, obj in OBJECTS.items():
+        body = classes[name].body
+        assert _words(ast.get_docstring(classes[name])) == _words(obj["description"]), name
+        docs: dict[str, str] = {}
+        for field, after in itertools.pairwise(body):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+            ):
+                docs[field.target.id] = _words(str(after.value.value))
+        for prop_name, prop in obj["properties"].items():
+            assert docs[prop_name].startswith(_words(prop["description"])), (name, prop_name)
