@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from . import errors
 from ._history import fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
@@ -97,6 +98,11 @@ class Feeds:
         for subscription in list(self._subscriptions):
             if subscription.matches(key):
                 subscription.offer(key, payload)
+
+    def on_refused(self, error: errors.AuthenticationError) -> None:
+        """End every subscription with ``error``: the socket will not come back."""
+        for subscription in list(self._subscriptions):
+            subscription.fail(error)
 
     def on_reconnected(self) -> None:
         """Have every live subscription backfill what the socket may have missed."""

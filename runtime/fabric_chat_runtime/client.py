@@ -132,7 +132,11 @@ class BaseClient:
 
     @property
     def state(self) -> ConnectionState:
-        """The socket's connection state (``idle`` until the first subscription)."""
+        """The socket's connection state (``idle`` until the first subscription).
+
+        ``failed`` once the server refused the token: the socket stays down, every subscription
+        has ended and a later ``subscribe`` raises ``AuthenticationError``.
+        """
         return self._engine.state
 
     def on_state_change(self, callback: Callable[[ConnectionState], object]) -> Callable[[], None]:

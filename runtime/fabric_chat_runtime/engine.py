@@ -351,8 +351,13 @@ class Engine:
         address_id: str | None,
         chat_only: bool,
     ) -> Subscription:
-        """Call ``on_message`` (sync or async) for each new message; ``None``: all of them."""
+        """Call ``on_message`` (sync or async) for each new message; ``None``: all of them.
+
+        Raises:
+            AuthenticationError: The server refused the token (now or on an earlier connect).
+        """
         self._check_open()
+        self.socket.raise_if_refused()
         group_id = None
         if address_id is not None:
             group_id = (await self._joined(address_id, None)).group_id

@@ -57,6 +57,9 @@ class EventSink(Protocol):
     def on_reconnected(self) -> None:
         """Learn that a new socket is up, before any of its events arrive."""
 
+    def on_refused(self, error: errors.AuthenticationError) -> None:
+        """Learn that the server refused the token: the socket will never come back."""
+
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatPolicy:
@@ -94,6 +97,11 @@ class SocketSession:
 
     Reconnects with jittered backoff, resumes with the last ``protocol`` and connects fresh
     when the server refuses the resume. Every state change goes to ``state``.
+
+    When the server refuses the token (``-32002``, e.g. it expired or was revoked) the session
+    gives up for good: it logs one warning, moves to ``FAILED``, tells the sink (which ends every
+    subscription) and raises that :class:`~fabric_chat_runtime.errors.AuthenticationError` from
+    every later :meth:`ensure_connected`.
     """
 
     def __init__(
@@ -123,6 +131,7 @@ class SocketSession:
         self._runner: asyncio.Task[None] | None = None
         self._up = False
         self._failure: errors.FabricChatError | None = None
+        self._refused: errors.AuthenticationError | None = None
         self._changed = asyncio.Event()
         self._last_rx = 0.0
         self._ws: WebSocket | None = None
@@ -135,15 +144,25 @@ class SocketSession:
         """The session's ``protocol`` from the last connect (used to resume)."""
         return self._protocol
 
+    def raise_if_refused(self) -> None:
+        """Raise the server's refusal of the token, if it happened.
+
+        Raises:
+            AuthenticationError: The server refused the token; the socket stays down.
+        """
+        if self._refused is not None:
+            raise self._refused.with_traceback(None)
+
     async def ensure_connected(self, owner: TaskOwner) -> None:
         """Start the socket if needed and wait until it is connected.
 
         Raises:
-            AuthenticationError: The server refused the token.
+            AuthenticationError: The server refused the token (now or before).
             ConnectionError: The first connect failed.
             TimeoutError: The socket was not up within twice ``connect_timeout`` plus the longest
                 reconnect delay (e.g. during an outage).
         """
+        self.raise_if_refused()
         if self._runner is None or self._runner.done():
             self._failure = None
             self._runner = await owner.spawn(self._run(), name="fabric-chat-socket")
@@ -184,6 +203,9 @@ class SocketSession:
                 except _ResumeRefused:
                     logger.info("resume refused; connecting fresh")
                     continue
+                except errors.AuthenticationError as exc:
+                    self._give_up(exc)
+                    return
                 except errors.FabricChatError as exc:
                     logger.warning("socket failed: %s", type(exc).__name__)
                     if not ever_up:
@@ -198,6 +220,16 @@ class SocketSession:
                 await self._reconnect.sleep(delay)
         finally:
             self._up = False
+
+    def _give_up(self, error: errors.AuthenticationError) -> None:
+        logger.warning(
+            "the server refused the token (%s); the socket will not reconnect",
+            error.code or error.status,
+        )
+        self._refused = self._failure = error
+        self._sink.on_refused(error)
+        self._state.set(ConnectionState.FAILED)
+        self._notify()
 
     async def _connect_and_serve(self, resuming: bool) -> None:
         ws = await self._transport.ws_connect(self._ws_url, timeout=self._connect_timeout)

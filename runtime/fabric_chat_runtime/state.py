@@ -23,6 +23,10 @@ class ConnectionState(enum.StrEnum):
     """Authenticated; events flow."""
     RECONNECTING = "reconnecting"
     """The socket dropped; waiting for the backoff or opening a new one."""
+    FAILED = "failed"
+    """The server refused the token: the socket stays down and every subscription has ended
+    with :class:`~fabric_chat_runtime.errors.AuthenticationError`; only ``CLOSED`` follows.
+    Close the client and make a new one with a fresh token."""
     CLOSED = "closed"
     """The client is closed; the state never changes again."""
 
@@ -44,10 +48,17 @@ class StateWatch:
         return self._state
 
     def set(self, state: ConnectionState) -> None:
-        """Move to ``state`` (no-op when unchanged or already closed), telling every watcher."""
-        if state == self._state or self._state is ConnectionState.CLOSED:
+        """Move to ``state``, telling every watcher.
+
+        A no-op when unchanged, once ``CLOSED``, and once ``FAILED`` unless ``state`` is
+        ``CLOSED``.
+        """
+        current = self._state
+        if state == current or current is ConnectionState.CLOSED:
             return
-        logger.info("connection state: %s -> %s", self._state.value, state.value)
+        if current is ConnectionState.FAILED and state is not ConnectionState.CLOSED:
+            return
+        logger.info("connection state: %s -> %s", current.value, state.value)
         self._state = state
         for callback in list(self._callbacks):
             try:

@@ -19,6 +19,7 @@ import msgspec
 
 from ._history import message_position
 from .codec import MessageKey, decoder, has_field
+from .errors import FabricChatError
 from .retry import ReconnectPolicy
 
 __all__ = ["MessageStream", "Subscription"]
@@ -78,6 +79,7 @@ class Subscription:
         self._baseline: tuple[float, str] | None = None
         self._stale = False
         self._cancelled = False
+        self._error: FabricChatError | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_cancel: list[Callable[[], None]] = []
         self._started = asyncio.Event()
@@ -91,6 +93,11 @@ class Subscription:
         """Whether the subscription still delivers messages."""
         return not self._cancelled
 
+    @property
+    def error(self) -> FabricChatError | None:
+        """Why the subscription ended on its own (the server refused the token), if it did."""
+        return self._error
+
     def cancel(self) -> None:
         """Stop delivering; safe to call more than once, from anywhere, callbacks included."""
         if self._cancelled:
@@ -103,6 +110,12 @@ class Subscription:
             callback()
 
     # Engine side.
+
+    def fail(self, error: FabricChatError) -> None:
+        """End the subscription because of ``error`` (kept in :attr:`error`)."""
+        if not self._cancelled:
+            self._error = error
+            self.cancel()
 
     def add_cancel_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` once when the subscription is cancelled."""
@@ -226,7 +239,8 @@ _END = _End()
 class MessageStream(Generic[T]):
     """``async with engine.stream(...) as messages: async for message in messages: ...``.
 
-    Iteration ends when the stream's block exits or the client closes.
+    Iteration ends when the stream's block exits or the client closes; it raises
+    :class:`~fabric_chat_runtime.errors.AuthenticationError` when the server refuses the token.
     """
 
     def __init__(self, start: Callable[[Callable[[T], None]], Awaitable[Subscription]]) -> None:
@@ -254,5 +268,8 @@ class MessageStream(Generic[T]):
         item = await self._queue.get()
         if isinstance(item, _End):
             self._queue.put_nowait(item)
+            error = self._subscription.error
+            if error is not None:
+                raise error.with_traceback(None)
             raise StopAsyncIteration
         return item

@@ -152,10 +152,13 @@ async def test_design_walkthrough(world: World) -> None:
         assert conversation.last_message.metadata == {"k": 1}
         for n in range(24):
             await client.chat.send_message(address_id=world.bob, text=f"n{n}")
+        default = await client.chat.get_messages(address_id=world.bob)  # page_size 10
+        assert [m.text for m in default.data] == [f"n{n}" for n in range(23, 13, -1)]
         page = await client.chat.get_messages(address_id=world.bob, page_size=10)
         assert [m.text for m in page.data] == [f"n{n}" for n in range(23, 13, -1)]
         assert page.has_next
         assert not page.has_prev
+        assert await page.prev_page() is None  # the newest page has no newer one
         older = await page.next_page()
         assert older is not None
         assert older.has_prev
@@ -260,6 +263,14 @@ async def test_chat_stream(world: World) -> None:
         lambda c: c.chat.join(address_id=None),
         lambda c: c.chat.subscribe(address_id="x", on_message="not callable"),
         lambda c: c.conversation.get_conversations(page_size=-1),
+        lambda c: c.chat.send_message(address_id="x", text="t", metadata="k=1"),
+        lambda c: c.chat.send_message(address_id="", text="t"),
+        lambda c: c.chat.subscribe(address_id="", on_message=print),
+        lambda c: c.chat.stream(address_id=""),
+        lambda c: c.chat.iter_messages(address_id=""),
+        lambda c: c.chat.iter_messages(address_id="x", page_size=0),
+        lambda c: c.conversation.get_conversation_messages(address_id="", page_size=5),
+        lambda c: c.conversation.get_messages(page_size=1001),
     ],
 )
 async def test_wrong_arguments_raise_before_any_network_call(call: Any) -> None:
@@ -276,6 +287,8 @@ async def test_api_errors_from_the_real_server(world: World) -> None:
             await client.chat.join(address_id=str(uuid.uuid4()))
         assert missing.value.status == 404
         assert missing.value.code
+        assert missing.value.message
+        assert missing.value.message in str(missing.value)
         with pytest.raises(fabric_chat.UnprocessableEntityError):
             await client.chat.join(address_id=world.alice)
     forged = world.alice_token[:-4] + "AAAA"

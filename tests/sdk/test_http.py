@@ -229,3 +229,31 @@ async def test_connection_error_says_why_and_never_holds_the_token() -> None:
     assert f"127.0.0.1:{port}/api/fabric/subscriber/info" in message
     assert token not in message
     assert token not in repr(caught.value)
+
+
+async def test_retry_table_across_kinds_of_failure(server: FakeServer) -> None:
+    """5xx, 429 with Retry-After, a dropped connection, 5xx, then success: the exact delays."""
+    sleeps = Recorder()
+    server.fail(
+        "/api/fabric/conversations/join",
+        Canned(503),
+        Canned(429, headers={"Retry-After": "3"}),
+        Canned(0),
+        Canned(502),
+    )
+    async with Client(token=server.token, retry=policy(sleeps, max_attempts=5)) as client:
+        joined = await client.engine.join(PEER, result_type=Joined)
+    assert joined.group_id == "group-bob"
+    # min(cap, 0.25 * 2**n) less 25 % (jitter 0.5 x random 0.5); Retry-After wins when longer.
+    assert sleeps.delays == [0.1875, 3.0, 0.75, 1.5]
+    assert server.count("POST", "/api/fabric/conversations/join") == 5
+
+
+async def test_a_4xx_after_a_5xx_stops_the_retries(server: FakeServer) -> None:
+    sleeps = Recorder()
+    server.fail("/api/fabric/conversations/join", Canned(500), Canned(404), Canned(500))
+    async with Client(token=server.token, retry=policy(sleeps)) as client:
+        with pytest.raises(errors.NotFoundError):
+            await client.engine.join(PEER, result_type=Joined)
+    assert sleeps.delays == [0.1875]
+    assert server.count("POST", "/api/fabric/conversations/join") == 2

@@ -91,9 +91,16 @@ async def test_bad_token_fails_the_subscribe(server: FakeServer) -> None:
             await client.engine.subscribe(
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
             )
-        assert client.state is ConnectionState.IDLE
+        assert client.state is ConnectionState.FAILED
+        # The refusal is final: a later subscribe raises it without a second connect.
+        with pytest.raises(errors.AuthenticationError):
+            await client.engine.subscribe(
+                item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
+            )
+        assert len(server.connects) == 1
     assert caught.value.code == "-32002"
     assert token not in str(caught.value)
+    assert token not in repr(caught.value)
 
 
 async def test_unreachable_socket_fails_the_subscribe(server: FakeServer) -> None:
@@ -156,7 +163,10 @@ async def test_watchdog_delays_with_an_injected_clock() -> None:
     assert '"method":"signalwire.ping"' in ws.sent[0]
 
 
-async def test_state_changes_are_observable(server: FakeServer) -> None:
+async def test_state_changes_are_observable(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
     seen: list[ConnectionState] = []
     client = Client(token=server.token, reconnect=FAST)
     stop = client.on_state_change(seen.append)
@@ -178,3 +188,46 @@ async def test_state_changes_are_observable(server: FakeServer) -> None:
     assert [s.value for s in seen] == expected
     assert [s.value for s in iterated] == ["idle", *expected]
     assert "state='closed'" in repr(client)
+    logged = [r.getMessage() for r in caplog.records if r.name == "fabric_chat_runtime.state"]
+    assert logged == [
+        "connection state: idle -> connecting",
+        "connection state: connecting -> connected",
+        "connection state: connected -> reconnecting",
+        "connection state: reconnecting -> connected",
+        "connection state: connected -> closed",
+    ]
+
+
+async def test_reconnect_backoff_is_jittered_exponential_and_resets(server: FakeServer) -> None:
+    """A table of reconnect delays, with injected sleep and random: it grows, caps, resets."""
+    import json
+
+    from aiohttp import web
+
+    attempts: list[int] = []
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    async def script(ws: web.WebSocketResponse, hello: dict[str, object]) -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) in (2, 3, 4):
+            await ws.close()  # refused mid-connect: a failed reconnect
+            return
+        reply = {"jsonrpc": "2.0", "id": hello["id"], "result": {"protocol": "p"}}
+        await ws.send_str(json.dumps(reply))
+        if len(attempts) in (1, 5):
+            await asyncio.sleep(0.05)
+            await ws.close()  # up, then dropped
+            return
+        async for _ in ws:
+            pass
+
+    server.script = script
+    reconnect = ReconnectPolicy(base=0.1, cap=0.3, jitter=0.5, random=lambda: 0.5, sleep=sleep)
+    async with Client(token=server.token, reconnect=reconnect) as client:
+        await subscribe(client, [])
+        await eventually(lambda: len(attempts) == 6 and client.state is ConnectionState.CONNECTED)
+    # Each delay is min(cap, base * 2**n) less half of it (jitter 0.5 x random 0.5 = 25 %).
+    assert slept == pytest.approx([0.075, 0.15, 0.225, 0.225, 0.075])

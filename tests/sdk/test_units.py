@@ -117,6 +117,8 @@ async def test_cancel_callbacks_and_closed_owner() -> None:
     calls: list[str] = []
     sub.add_cancel_callback(lambda: calls.append("first"))
     sub.cancel()
+    sub.fail(errors.AuthenticationError("refused", status=401))  # already over: no error kept
+    assert sub.error is None
     sub.add_cancel_callback(lambda: calls.append("late"))
     assert calls == ["first", "late"]
     owner = TaskOwner()
@@ -149,6 +151,10 @@ async def test_state_watch_survives_a_failing_callback(caplog: pytest.LogCapture
 
     watch.on_change(broken)
     watch.set(ConnectionState.CONNECTING)
+    watch.set(ConnectionState.FAILED)
+    watch.set(ConnectionState.RECONNECTING)  # failed is final, but for closing
+    watch.set(ConnectionState.CONNECTED)
+    assert watch.state is ConnectionState.FAILED
     watch.set(ConnectionState.CLOSED)
     watch.set(ConnectionState.CONNECTED)  # closed is final
     assert watch.state is ConnectionState.CLOSED
