@@ -22,7 +22,7 @@ from .ir import (
     SdkTypeIR,
     StatusIR,
 )
-from .seam import ENGINE_METHODS
+from .seam import ENGINE_METHODS, ERRORS
 
 __all__ = [
     "build_ir",
@@ -40,15 +40,6 @@ _PY_LABELS = {
     "boolean": "bool",
     "object": "dict[str, Any]",
     "null": "None",
-}
-_RAISES = {
-    "InvalidArgumentError": "An argument is wrong; nothing was sent.",
-    "APIError": "The server answered with an error status.",
-    "ConnectionError": "The server could not be reached, or the socket dropped.",
-    "TimeoutError": "No answer arrived in time.",
-    "ProtocolError": "The server's answer did not follow the wire protocol.",
-    "ClientClosedError": "The client was used after it was closed.",
-    "FabricChatError": "The SDK failed.",
 }
 _DOC_WIDTH = 88
 """The widest one-line signature the reference shows; longer ones get a parameter a line."""
@@ -332,7 +323,7 @@ def _method(py_name: str, method: dict[str, Any], anchors: dict[str, str]) -> Me
         or _RETURNS_DOC.get(kind, f"The {item_type}."),
         summary=method["summary"],
         description=method.get("description", ""),
-        raises=tuple((name, _RAISES[name]) for name in method["raises"]),
+        raises=tuple((name, ERRORS[name]) for name in method["raises"]),
         call=call,
         example=method["example"],
     )

@@ -16,24 +16,14 @@ from typing import Any
 import jsonschema
 
 from .loader import Located, Location, SpecError
-from .seam import ENGINE_METHODS, SDK_TYPES
+from .seam import ENGINE_METHODS, ERRORS, SDK_TYPES
 
 __all__ = ["check_spec", "spec_schema"]
 
 _SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _EXAMPLE_WIDTH = 84
-_ERROR_CLASSES = frozenset(
-    {
-        "FabricChatError",
-        "InvalidArgumentError",
-        "APIError",
-        "ProtocolError",
-        "ConnectionError",
-        "TimeoutError",
-        "ClientClosedError",
-    }
-)
+_ERROR_CLASSES = frozenset(ERRORS)
 _RESERVED = _ERROR_CLASSES | {"Page", "Subscription", "MessageStream", "Engine", "BaseClient"}
 _MODELS_MODULE_NAMES = frozenset(
     {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_METHODS", "SDK_TYPES", "EngineMethod"]
+__all__ = ["ENGINE_METHODS", "ERRORS", "SDK_TYPES", "EngineMethod"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +108,15 @@ SDK_TYPES: dict[str, str] = {
     "MessageStream": "fabric_chat_runtime.subscriptions",
 }
 """The runtime module of each result type the spec's ``sdk_types`` documents."""
+
+ERRORS: dict[str, str] = {
+    "InvalidArgumentError": "An argument is wrong; nothing was sent.",
+    "APIError": "The server answered with an error status.",
+    "AuthenticationError": "The server refused the token; the socket will not reconnect.",
+    "ConnectionError": "The server could not be reached, or the socket dropped.",
+    "TimeoutError": "No answer arrived in time.",
+    "ProtocolError": "The server's answer did not follow the wire protocol.",
+    "ClientClosedError": "The client was used after it was closed.",
+    "FabricChatError": "The SDK failed.",
+}
+"""The runtime's exceptions a method's ``raises`` may name, with the line its docstring gets."""

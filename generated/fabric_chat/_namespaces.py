@@ -131,6 +131,7 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
+            AuthenticationError: The server refused the token; the socket will not reconnect.
             ConnectionError: The server could not be reached, or the socket dropped.
             TimeoutError: No answer arrived in time.
 
@@ -163,6 +164,7 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
+            AuthenticationError: The server refused the token; the socket will not reconnect.
             ConnectionError: The server could not be reached, or the socket dropped.
 
         Example:
@@ -464,6 +466,7 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
+            AuthenticationError: The server refused the token; the socket will not reconnect.
             ConnectionError: The server could not be reached, or the socket dropped.
             TimeoutError: No answer arrived in time.
 
@@ -484,6 +487,7 @@ class ConversationNamespace:
             A MessageStream: ``async with ... as messages: async for message in messages``.
 
         Raises:
+            AuthenticationError: The server refused the token; the socket will not reconnect.
             ConnectionError: The server could not be reached, or the socket dropped.
 
         Example:
