@@ -50,7 +50,7 @@ def section(title: str) -> None:
 
 def short(identifier: str) -> str:
     """Return the first 8 characters of an id, for display."""
-    return identifier[:8] + "…"
+    return identifier[:8] + "..."
 
 
 class Inbox:
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], float] = time.mon
     except (RuntimeError, OSError) as exc:
         print(f"\ndemo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"\ndone in {clock() - started:.1f} s")
+    print(f"\ndone in {clock() - started:.2f} s")
     return 0
 
 

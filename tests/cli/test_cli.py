@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import json
@@ -10,14 +11,20 @@ import pty
 import signal
 import subprocess
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import fabric_chat_server.cli
+import jwt
 import pytest
 from fabric_chat import Client
 from fabric_chat_server.testing import LocalServer
 
-from .conftest import FABRIC_CHAT, Running, Server, clean_env, cli, mint
+from .conftest import FABRIC_CHAT, Result, Running, Server, clean_env, cli, mint
 
+#: Modules the SDK-based commands must not import: they go through ``fabric_chat.Client``.
+_RAW_HTTP = {"aiohttp", "httpx", "requests", "http", "fabric_chat_runtime"}
 COMMANDS = ("serve", "token", "room", "whoami", "join", "send", "history", "tail")
 
 
@@ -58,6 +65,12 @@ def test_whoami_shows_the_subscriber(server: Server) -> None:
     info = json.loads(flags.out)
     assert info["display_name"] == "Bob"
     assert info["fabric_addresses"][0]["id"] == server.addresses["bob"]
+
+    # FABRIC_CHAT_URL is really used: pointed elsewhere, the same command cannot connect.
+    elsewhere = clean_env(
+        FABRIC_CHAT_TOKEN=server.tokens["bob"], FABRIC_CHAT_URL="http://127.0.0.1:9"
+    )
+    assert_one_error_line(cli("whoami", env=elsewhere), 1, "http://127.0.0.1:9/api/fabric")
 
 
 def test_join_is_idempotent(server: Server) -> None:
@@ -242,43 +255,141 @@ def test_tail_max_messages_json_exits_by_itself(server: Server, running: list[Ru
     assert tail.process.wait(15) == 0
 
 
+def cli_many(*commands: tuple[str, ...]) -> list[Result]:
+    """Run several ``fabric-chat`` commands at once (each a subprocess); return their results."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda args: cli(*args), commands))
+
+
+def assert_one_error_line(result: Result, status: int, needle: str, *secrets: str) -> None:
+    """The command failed with ``status`` and said so in one ``Error:`` line, secrets hidden."""
+    assert result.status == status, result
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("Error: "), result.err
+    assert needle in lines[0], result.err
+    assert "Traceback" not in result.err
+    for secret in secrets:
+        assert secret not in result.err
+
+
 def test_errors_are_one_clear_line(server: Server) -> None:
-    forged = server.tokens["alice"][:-6] + "AAAAAA"
+    alice = server.tokens["alice"]
+    forged = alice[:-6] + "AAAAAA"
+    # bob's conversation with a third subscriber: alice is not a member of it.
+    third = mint(server.url, "gina")
+    third_address = cli("whoami", "--address", env=clean_env(FABRIC_CHAT_TOKEN=third)).out.strip()
+    joined = cli("join", third_address, env=as_user(server, "bob"))
+    assert joined.status == 0, joined.err
+    group_id = joined.out.split()[2]
     cases = [
         (("whoami", "--token", "not-a-jwt"), "not a JWT"),
-        (("whoami", "--token", forged), "refused the token"),
+        (("whoami", "--token", forged), "refused the token (401"),
         (("send", "no-such-address", "hi", "--token", forged), "refused the token"),
-        (("join", "no-such-address", "--token", server.tokens["alice"]), "404"),
-        (("whoami", "--token", forged, "--server", "http://127.0.0.1:9"), "cannot reach"),
+        (("join", "no-such-address", "--token", alice), "404"),
+        (("history", "no-such-address", "--token", alice), "404"),
+        (("tail", "no-such-address", "--token", alice), "404"),
+        (("history", group_id, "--token", alice), "not a member of this conversation"),
+        (("send", group_id, "hi", "--token", alice), "403"),
+        (("whoami", "--token", alice, "--server", "http://127.0.0.1:9"), "cannot reach"),
     ]
-    for args, needle in cases:
-        result = cli(*args)
-        assert result.status == 1, args
-        assert result.out == ""
-        lines = result.err.splitlines()
-        assert len(lines) == 1, result.err
-        assert lines[0].startswith("Error: ")
-        assert needle in lines[0]
-        assert forged not in result.err
-        assert server.tokens["alice"] not in result.err
+    for (_, needle), result in zip(cases, cli_many(*(args for args, _ in cases)), strict=True):
+        assert_one_error_line(result, 1, needle, forged, alice)
 
 
-def test_usage_errors_exit_2_without_a_traceback(server: Server) -> None:
-    missing = cli("whoami")
-    assert missing.status == 2
-    assert "Missing option '--token'" in missing.err
-    bad_json = cli("send", "x", "hi", "--metadata", "[1, 2]", env=as_user(server, "alice"))
-    assert bad_json.status == 2
-    assert "must be a JSON object" in bad_json.err
-    for result in (missing, bad_json):
-        assert "Traceback" not in result.err
+def test_bad_usage_is_one_line_and_exit_status_2(server: Server) -> None:
+    alice = server.tokens["alice"]
+    bob_address = server.addresses["bob"]
+    cases = [
+        (("whoami",), "the token is missing: pass --token SAT or set FABRIC_CHAT_TOKEN"),
+        (("history", bob_address, "--token", "  "), "the token is empty"),
+        (
+            ("send", bob_address, "hi", "--metadata", "{priority: 1", "--token", alice),
+            "Invalid value for '--metadata': not valid JSON",
+        ),
+        (
+            ("send", bob_address, "hi", "--metadata", "[1, 2]", "--token", alice),
+            "must be a JSON object",
+        ),
+        (
+            ("history", bob_address, "--page-size", "0", "--token", alice),
+            "'--page-size': 0 is not in the range 1<=x<=1000",
+        ),
+        (("history", bob_address, "--page-size", "1001", "--token", alice), "1001 is not in"),
+        (("send", "--token", alice), "Missing argument 'ADDRESS'"),
+    ]
+    results = cli_many(*(args for args, _ in cases))
+    for (_, needle), result in zip(cases, results, strict=True):
+        assert_one_error_line(result, 2, needle, alice)
+    assert "(see 'fabric-chat history --help')" in results[4].err
+    # Nothing was sent by the refused commands.
+    newest = cli("history", bob_address, "--json", "--all", "--token", alice)
+    assert all(json.loads(line)["text"] != "hi" for line in newest.out.splitlines())
 
 
-def test_debug_shows_the_traceback(server: Server) -> None:
-    result = cli("whoami", "--debug", "--token", server.tokens["alice"][:-6] + "AAAAAA")
+async def test_an_expired_token_is_one_clear_line(tmp_path: Path) -> None:
+    async with LocalServer(db_path=tmp_path / "expired.db") as local:
+        claims = jwt.decode(await local.token("ivy"), options={"verify_signature": False})
+        now = int(time.time())
+        expired = local.state.token_service.mint(
+            subscriber_id=claims["sub"],
+            project_id=claims["project_id"],
+            channel=local.ws_url,
+            now=now - 3600,
+            expires_at=now - 60,
+        )
+        for args in (("whoami",), ("tail", await local.address_of("ivy"))):
+            process = await asyncio.create_subprocess_exec(
+                str(FABRIC_CHAT),
+                *args,
+                env=clean_env(FABRIC_CHAT_TOKEN=expired, FABRIC_CHAT_URL=local.base_url),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            async with asyncio.timeout(30):
+                out, err = await process.communicate()
+            assert process.returncode is not None
+            result = Result(process.returncode, out.decode(), err.decode())
+            assert_one_error_line(result, 1, "401 unauthorized: the token has expired", expired)
+
+
+def test_an_empty_history_says_so(server: Server) -> None:
+    loner = mint(server.url, "jack")
+    result = cli("history", server.addresses["alice"], env=clean_env(FABRIC_CHAT_TOKEN=loner))
+    assert result.status == 0, result.err
+    assert result.out == ""
+    assert result.err == "(no messages yet)\n"
+
+
+def test_debug_shows_the_traceback_but_never_the_token(server: Server) -> None:
+    forged = server.tokens["alice"][:-6] + "AAAAAA"
+    result = cli("whoami", "--debug", "--token", forged)
     assert result.status == 1
     assert "Traceback (most recent call last)" in result.err
     assert "AuthenticationError" in result.err
+    assert "DEBUG " in result.err  # the SDK's debug log, too
+    assert forged not in result.err
+
+
+def test_the_chat_commands_talk_through_the_sdk_only() -> None:
+    """whoami, join, send, history and tail use ``fabric_chat.Client``, never raw HTTP."""
+    cli_dir = Path(fabric_chat_server.cli.__file__).parent
+    for name in ("chat.py", "_connection.py", "_output.py"):
+        tree = ast.parse((cli_dir / name).read_text(encoding="utf-8"))
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        }
+        raw = {module for module in imported if module.split(".")[0] in _RAW_HTTP}
+        assert not raw, f"{name} imports {raw}"
+        if name == "chat.py":
+            assert "fabric_chat" in imported
 
 
 def test_the_console_script_is_the_installed_entry_point() -> None:

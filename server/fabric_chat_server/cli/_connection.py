@@ -2,9 +2,10 @@
 
 Each command takes ``--token`` (``FABRIC_CHAT_TOKEN``), ``--server`` (``FABRIC_CHAT_URL``),
 ``--ws-url`` (``FABRIC_CHAT_WS_URL``), ``--timeout`` and ``--debug``, opens one
-:class:`fabric_chat.Client` and runs one coroutine with it. SDK errors become one
-``Error: ...`` line and exit status 1; ``--debug`` lets the traceback through instead, and
-turns on the SDK's debug logging (which never contains the token).
+:class:`fabric_chat.Client` and runs one coroutine with it. Every failure is one ``Error: ...``
+line on stderr with the token blanked out: bad usage (no token, a bad option value) exits with
+status 2, anything that goes wrong afterwards with status 1. ``--debug`` lets the traceback
+through instead, and turns on the SDK's debug logging (which never contains the token).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from fabric_chat import Client
 
 __all__ = [
     "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "ChatCommand",
     "Connection",
+    "UsageLine",
     "connection_options",
     "describe_error",
     "run_with_client",
@@ -32,6 +36,8 @@ __all__ = [
 
 #: Exit status after Ctrl-C in a command that is not meant to run until interrupted.
 EXIT_INTERRUPTED = 130
+#: Exit status of bad usage: a missing token or argument, an option value out of range.
+EXIT_USAGE = 2
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
@@ -66,6 +72,38 @@ class Connection:
         return Client(token=self.token, base_url=self.server, ws_url=ws_url, timeout=self.timeout)
 
 
+class UsageLine(click.ClickException):
+    """Bad usage, shown as one ``Error: ...`` line (exit status 2) instead of click's usage block.
+
+    Args:
+        message: What is wrong.
+        command_path: ``fabric-chat send``, named in the hint to its ``--help``.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, command_path: str | None = None) -> None:
+        hint = f" (see '{command_path} --help')" if command_path else ""
+        super().__init__(message.rstrip() + hint)
+
+
+class ChatCommand(click.Command):
+    """A ``click.Command`` whose usage errors are one line (see :class:`UsageLine`)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx is not None else info_name
+            raise UsageLine(exc.format_message(), path) from None
+
+
 def _socket_url(server: str) -> str:
     """Return the WebSocket URL on the same origin as ``server`` (our server's layout)."""
     parts = urlsplit(server)
@@ -82,15 +120,19 @@ def connection_options(command: _F) -> _F:
     @functools.wraps(command)
     def wrapper(
         *args: Any,
-        token: str,
+        token: str | None,
         server: str | None,
         ws_url: str | None,
         timeout: float,
         debug: bool,
         **kwargs: Any,
     ) -> Any:
-        if not token.strip():
-            raise click.UsageError("the token is empty (--token or FABRIC_CHAT_TOKEN)")
+        if token is None or not token.strip():
+            given = "is empty" if token is not None else "is missing"
+            raise UsageLine(
+                f"the token {given}: pass --token SAT or set FABRIC_CHAT_TOKEN "
+                "(mint one with 'fabric-chat token NAME')"
+            )
         connection = Connection(
             token=token.strip(),
             server=server.rstrip("/") if server else None,
@@ -135,7 +177,7 @@ def connection_options(command: _F) -> _F:
             "--token",
             envvar="FABRIC_CHAT_TOKEN",
             show_envvar=True,
-            required=True,
+            default=None,
             metavar="SAT",
             help="Subscriber access token (mint one with 'fabric-chat token').",
         ),
@@ -187,7 +229,7 @@ def run_with_client(
         address: The address id the command works on, for error messages.
 
     Raises:
-        click.ClickException: The SDK failed (one line, exit status 1), unless ``--debug``.
+        click.ClickException: Something failed (one line, exit status 1), unless ``--debug``.
         click.exceptions.Exit: Ctrl-C (exit status 130).
     """
 
@@ -206,8 +248,15 @@ def run_with_client(
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    except (click.ClickException, click.exceptions.Exit):
+        raise  # already one line, or a deliberate exit
     except (fabric_chat.FabricChatError, OSError) as exc:
         if connection.debug:
             raise
-        message = describe_error(exc, address=address).replace(connection.token, "<token>")
-        raise click.ClickException(message) from None
+        message = describe_error(exc, address=address)
+        raise click.ClickException(message.replace(connection.token, "<token>")) from None
+    except Exception as exc:  # a bug: still one line, and --debug shows where
+        if connection.debug:
+            raise
+        message = f"unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)"
+        raise click.ClickException(message.replace(connection.token, "<token>")) from None

@@ -17,7 +17,7 @@ from typing import Any
 import click
 from fabric_chat import Client, ConversationChatMessage, Page
 
-from ._connection import Connection, connection_options, run_with_client
+from ._connection import ChatCommand, Connection, connection_options, run_with_client
 from ._output import HistoryProgress, echo_line, format_message, to_json_line
 
 __all__ = ["COMMANDS", "history", "join", "send", "tail", "whoami"]
@@ -38,7 +38,7 @@ def _json_object(_ctx: click.Context, _param: click.Parameter, value: str | None
 _ADDRESS = click.argument("address", metavar="ADDRESS")
 
 
-@click.command()
+@click.command(cls=ChatCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print the subscriber info as JSON.")
 @click.option(
     "--address",
@@ -68,7 +68,7 @@ def whoami(as_json: bool, address_only: bool, connection: Connection) -> None:
     run_with_client(connection, work)
 
 
-@click.command()
+@click.command(cls=ChatCommand)
 @_ADDRESS
 @connection_options
 def join(address: str, connection: Connection) -> None:
@@ -85,7 +85,7 @@ def join(address: str, connection: Connection) -> None:
     run_with_client(connection, work, address=address)
 
 
-@click.command()
+@click.command(cls=ChatCommand)
 @_ADDRESS
 @click.argument("text")
 @click.option(
@@ -131,7 +131,7 @@ def send(
     run_with_client(connection, work, address=address)
 
 
-@click.command()
+@click.command(cls=ChatCommand)
 @_ADDRESS
 @click.option(
     "--page-size",
@@ -171,20 +171,26 @@ def history(
         if not walk_all:
             for message in page:
                 echo_line(line(message))
-            if page.has_next and not as_json:
+            if not as_json and not page.data:
+                click.echo("(no messages yet)", err=True)
+            elif not as_json and page.has_next:
                 click.echo("(older messages exist: add --all to see every page)", err=True)
             return
+        shown = 0
         with HistoryProgress(progress) as bar:
             while page is not None:
                 for message in page:
                     bar.echo(line(message))
+                shown += len(page)
                 bar.advance(len(page), more=page.has_next)
                 page = await page.next_page()
+        if not as_json and shown == 0:
+            click.echo("(no messages yet)", err=True)
 
     run_with_client(connection, work, address=address)
 
 
-@click.command()
+@click.command(cls=ChatCommand)
 @_ADDRESS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 @click.option(
