@@ -318,6 +318,9 @@ def test_bad_usage_is_one_line_and_exit_status_2(server: Server) -> None:
         ),
         (("history", bob_address, "--page-size", "1001", "--token", alice), "1001 is not in"),
         (("send", "--token", alice), "Missing argument 'ADDRESS'"),
+        (("token", "alice", "--project-token", "t"), "Missing option '--project-id'"),
+        (("room", "--project-id", "p", "--project-token", "t"), "Missing argument 'NAME'"),
+        (("serve", "--port", "abc"), "'--port': 'abc' is not a valid integer"),
     ]
     results = cli_many(*(args for args, _ in cases))
     for (_, needle), result in zip(cases, results, strict=True):

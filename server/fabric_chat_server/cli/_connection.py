@@ -26,7 +26,7 @@ from fabric_chat import Client
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
-    "ChatCommand",
+    "OneLineCommand",
     "Connection",
     "UsageLine",
     "connection_options",
@@ -87,7 +87,7 @@ class UsageLine(click.ClickException):
         super().__init__(message.rstrip() + hint)
 
 
-class ChatCommand(click.Command):
+class OneLineCommand(click.Command):
     """A ``click.Command`` whose usage errors are one line (see :class:`UsageLine`)."""
 
     def make_context(

@@ -10,6 +10,8 @@ import aiohttp
 import click
 import msgspec
 
+from ._connection import OneLineCommand
+
 __all__ = ["COMMANDS", "project_post", "room", "token"]
 
 
@@ -63,7 +65,7 @@ def _project_options(command: Any) -> Any:
     return command
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.argument("reference")
 @click.option("--display-name", default=None, help="The name shown to people.")
 @_project_options
@@ -86,7 +88,7 @@ def token(
     click.echo(answer["token"])
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.argument("name")
 @click.option("--display-name", default=None, help="The name shown to people.")
 @_project_options

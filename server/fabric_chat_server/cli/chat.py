@@ -17,7 +17,7 @@ from typing import Any
 import click
 from fabric_chat import Client, ConversationChatMessage, Page
 
-from ._connection import ChatCommand, Connection, connection_options, run_with_client
+from ._connection import Connection, OneLineCommand, connection_options, run_with_client
 from ._output import HistoryProgress, echo_line, format_message, to_json_line
 
 __all__ = ["COMMANDS", "history", "join", "send", "tail", "whoami"]
@@ -38,7 +38,7 @@ def _json_object(_ctx: click.Context, _param: click.Parameter, value: str | None
 _ADDRESS = click.argument("address", metavar="ADDRESS")
 
 
-@click.command(cls=ChatCommand)
+@click.command(cls=OneLineCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print the subscriber info as JSON.")
 @click.option(
     "--address",
@@ -68,7 +68,7 @@ def whoami(as_json: bool, address_only: bool, connection: Connection) -> None:
     run_with_client(connection, work)
 
 
-@click.command(cls=ChatCommand)
+@click.command(cls=OneLineCommand)
 @_ADDRESS
 @connection_options
 def join(address: str, connection: Connection) -> None:
@@ -85,7 +85,7 @@ def join(address: str, connection: Connection) -> None:
     run_with_client(connection, work, address=address)
 
 
-@click.command(cls=ChatCommand)
+@click.command(cls=OneLineCommand)
 @_ADDRESS
 @click.argument("text")
 @click.option(
@@ -131,7 +131,7 @@ def send(
     run_with_client(connection, work, address=address)
 
 
-@click.command(cls=ChatCommand)
+@click.command(cls=OneLineCommand)
 @_ADDRESS
 @click.option(
     "--page-size",
@@ -190,7 +190,7 @@ def history(
     run_with_client(connection, work, address=address)
 
 
-@click.command(cls=ChatCommand)
+@click.command(cls=OneLineCommand)
 @_ADDRESS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 @click.option(

@@ -14,6 +14,7 @@ from aiohttp import web
 from ..app import create_app
 from ..config import ServerConfig
 from ..state import STATE
+from ._connection import OneLineCommand
 
 __all__ = ["COMMANDS", "serve"]
 
@@ -54,7 +55,7 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
                 loop.remove_signal_handler(sig)
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
     "--port",
