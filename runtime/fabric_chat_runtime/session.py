@@ -261,7 +261,7 @@ class SocketSession:
             if self._auth_state is not None:
                 params["authorization_state"] = self._auth_state
         frame_out = _rpc(request_id, method="signalwire.connect", params=params)
-        await ws.send(frame_out.decode())
+        await ws.send(frame_out)
         try:
             async with asyncio.timeout(self._connect_timeout):
                 frame = await self._await_response(ws, request_id)
@@ -334,14 +334,14 @@ class SocketSession:
         if method == "signalwire.ping":
             await self._pong(ws, frame)
         elif method == "signalwire.event":
-            await ws.send(_rpc(frame.id, result={}).decode())
+            await ws.send(_rpc(frame.id, result={}))
             self._dispatch(frame.params)
         elif method == "signalwire.disconnect":
             logger.info("server asked to disconnect")
-            await ws.send(_rpc(frame.id, result={}).decode())
+            await ws.send(_rpc(frame.id, result={}))
             return False
         elif frame.id is not None:
-            await ws.send(_rpc(frame.id, result={}).decode())
+            await ws.send(_rpc(frame.id, result={}))
         return True
 
     async def _pong(self, ws: WebSocket, frame: Frame) -> None:
@@ -349,7 +349,7 @@ class SocketSession:
             timestamp = _decode_ping(frame.params).timestamp
         except (msgspec.DecodeError, msgspec.ValidationError):
             timestamp = msgspec.Raw(b"null")
-        await ws.send(_rpc(frame.id, result={"timestamp": timestamp}).decode())
+        await ws.send(_rpc(frame.id, result={"timestamp": timestamp}))
 
     def _dispatch(self, raw: msgspec.Raw) -> None:
         try:
@@ -378,7 +378,7 @@ class SocketSession:
                 str(uuid.uuid4()), method="signalwire.ping", params={"timestamp": time.time()}
             )
             try:
-                await ws.send(probe.decode())
+                await ws.send(probe)
             except errors.ConnectionError:
                 return
             await beat.sleep(beat.probe_timeout)

@@ -43,15 +43,15 @@ class WebSocket:
         self._ws = ws
         self._send_lock = asyncio.Lock()
 
-    async def send(self, text: str) -> None:
-        """Send one text frame.
+    async def send(self, text: bytes) -> None:
+        """Send one text frame whose UTF-8 JSON is ``text`` (as msgspec encodes it).
 
         Raises:
             ConnectionError: The socket is closed or the write failed.
         """
         try:
             async with self._send_lock:
-                await self._ws.send_str(text)
+                await self._ws.send_frame(text, aiohttp.WSMsgType.TEXT)
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             raise errors.ConnectionError("the socket is closed") from exc
 

@@ -78,13 +78,25 @@ def error_frame(request_id: RpcId, code: int, message: str) -> str:
     return _text(_Error("2.0", request_id, RpcError(code=code, message=message)))
 
 
-def request_frame(method: str, params: Any) -> tuple[str, str]:
-    """Return ``(id, frame)`` of a server-to-client request."""
-    request_id = str(uuid.uuid4())
+def request_frame(method: str, params: Any, *, request_id: str | None = None) -> tuple[str, str]:
+    """Return ``(id, frame)`` of a server-to-client request (a fresh uuid4 id unless given)."""
+    if request_id is None:
+        request_id = str(uuid.uuid4())
     return request_id, _text(_Request("2.0", request_id, method, params))
 
 
-def event_frame(event_type: str, *, channel: str, is_author: bool, payload: Any) -> tuple[str, str]:
-    """Return ``(event id, frame)`` of a ``signalwire.event`` with ``payload`` nested in params."""
+def event_frame(
+    event_type: str,
+    *,
+    channel: str,
+    is_author: bool,
+    payload: Any,
+    event_id: str | None = None,
+) -> tuple[str, str]:
+    """Return ``(event id, frame)`` of a ``signalwire.event`` with ``payload`` nested in params.
+
+    ``payload`` may be a ``msgspec.Raw`` already encoded, so that one message fanned out to many
+    sockets is encoded once.
+    """
     params = _EventParams(event_type, channel, time.time(), is_author, payload)
-    return request_frame("signalwire.event", params)
+    return request_frame("signalwire.event", params, request_id=event_id)

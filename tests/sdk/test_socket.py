@@ -144,9 +144,9 @@ async def test_watchdog_delays_with_an_injected_clock() -> None:
     class Socket:
         def __init__(self) -> None:
             self.closed_by_watchdog = False
-            self.sent: list[str] = []
+            self.sent: list[bytes] = []
 
-        async def send(self, text: str) -> None:
+        async def send(self, text: bytes) -> None:
             self.sent.append(text)
 
         async def close(self) -> None:
@@ -160,7 +160,7 @@ async def test_watchdog_delays_with_an_injected_clock() -> None:
     await session._watch(ws)  # type: ignore[arg-type]
     assert slept == [11.0, 5.0]
     assert ws.closed_by_watchdog
-    assert '"method":"signalwire.ping"' in ws.sent[0]
+    assert b'"method":"signalwire.ping"' in ws.sent[0]
 
 
 async def test_state_changes_are_observable(

@@ -396,3 +396,29 @@ async def test_room_events_reach_members_only(
     first = await bob_ws.event()  # the first message event bob's socket ever sees
     assert first["params"]["params"]["id"] == after["id"]
     assert first["params"]["params"]["conversation_id"] == room
+
+
+async def test_a_room_message_reaches_every_member_once_with_its_own_event_id(
+    server: LocalServer, api: Any, rpc_factory: Any
+) -> None:
+    """One message fanned out: the same message to each member, an event id unique to each."""
+    room = await server.create_room("fanout")
+    names = ("ann", "ben", "cat")
+    tokens = {name: await server.token(name) for name in names}
+    sockets = {}
+    for name in names:
+        await api.post("/api/fabric/conversations/join", tokens[name], {"conversation_id": room})
+        sockets[name] = await rpc_factory()
+        assert "result" in await sockets[name].connect(tokens[name])
+    first = await api.send(tokens["ann"], room, "one")
+    second = await api.send(tokens["ann"], room, "two")
+    ids: list[str] = []
+    for name in names:
+        events = [await sockets[name].event(), await sockets[name].event()]
+        assert [e["params"]["params"]["id"] for e in events] == [first["id"], second["id"]]
+        for event in events:
+            assert event["params"]["params"]["conversation_id"] == room
+            assert event["params"]["is_author"] is (name == "ann")
+            assert event["params"]["event_channel"] == events[0]["params"]["event_channel"]
+        ids += [event["id"] for event in events]
+    assert len(set(ids)) == len(ids)  # acks name exactly one event of one session
