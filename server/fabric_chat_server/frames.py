@@ -64,21 +64,21 @@ class _EventParams(msgspec.Struct):
 _encoder = msgspec.json.Encoder()
 
 
-def _text(value: msgspec.Struct) -> str:
-    return _encoder.encode(value).decode()
+def _text(value: msgspec.Struct) -> bytes:
+    return _encoder.encode(value)
 
 
-def result_frame(request_id: RpcId, result: Any) -> str:
+def result_frame(request_id: RpcId, result: Any) -> bytes:
     """Return a success response to ``request_id``."""
     return _text(_Result("2.0", request_id, result))
 
 
-def error_frame(request_id: RpcId, code: int, message: str) -> str:
+def error_frame(request_id: RpcId, code: int, message: str) -> bytes:
     """Return an error response to ``request_id`` (``None`` when it could not be read)."""
     return _text(_Error("2.0", request_id, RpcError(code=code, message=message)))
 
 
-def request_frame(method: str, params: Any, *, request_id: str | None = None) -> tuple[str, str]:
+def request_frame(method: str, params: Any, *, request_id: str | None = None) -> tuple[str, bytes]:
     """Return ``(id, frame)`` of a server-to-client request (a fresh uuid4 id unless given)."""
     if request_id is None:
         request_id = str(uuid.uuid4())
@@ -92,7 +92,7 @@ def event_frame(
     is_author: bool,
     payload: Any,
     event_id: str | None = None,
-) -> tuple[str, str]:
+) -> tuple[str, bytes]:
     """Return ``(event id, frame)`` of a ``signalwire.event`` with ``payload`` nested in params.
 
     ``payload`` may be a ``msgspec.Raw`` already encoded, so that one message fanned out to many

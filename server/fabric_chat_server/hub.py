@@ -20,7 +20,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 __all__ = ["Channel", "Hub", "Session"]
 
@@ -45,12 +45,12 @@ class Channel:
     ) -> None:
         self.ws = ws
         self._abort = abort
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = False
         self.closed = False
         self.superseded = False
 
-    def offer(self, frame: str) -> bool:
+    def offer(self, frame: bytes) -> bool:
         """Queue a frame without waiting; a full queue marks the socket for closing."""
         if self.closed or self.overflowed:
             return False
@@ -80,7 +80,7 @@ class Channel:
             if frame is None or self.ws.closed:
                 break
             try:
-                await self.ws.send_str(frame)
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
             except (ConnectionError, RuntimeError):
                 break
         if self.overflowed and not self.ws.closed:
@@ -121,9 +121,9 @@ class Session:
         self.detached_at: float | None = None
         self.broken = False
         self._max_unacked = max_unacked
-        self.unacked: OrderedDict[str, str] = OrderedDict()
+        self.unacked: OrderedDict[str, bytes] = OrderedDict()
 
-    def deliver(self, event_id: str, frame: str) -> None:
+    def deliver(self, event_id: str, frame: bytes) -> None:
         """Keep the event until acked; send it when a socket is attached and the token is valid.
 
         An event that reaches a session whose token has expired is kept (with ``event_acks``)

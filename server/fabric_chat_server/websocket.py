@@ -76,11 +76,11 @@ class _Connection:
         self.channel: Channel | None = None
         self.waiters: dict[str, asyncio.Future[Any]] = {}
 
-    async def send(self, frame: str) -> None:
+    async def send(self, frame: bytes) -> None:
         if self.channel is not None:
             self.channel.offer(frame)
         elif not self.ws.closed:
-            await self.ws.send_str(frame)
+            await self.ws.send_frame(frame, WSMsgType.TEXT)
 
     async def _claims(self, token: str) -> TokenClaims:
         try:

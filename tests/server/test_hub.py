@@ -15,11 +15,11 @@ class _StuckSocket:
 
     def __init__(self) -> None:
         self.closed = False
-        self.sent: list[str] = []
+        self.sent: list[bytes] = []
         self.close_code: int | None = None
         self.release = asyncio.Event()
 
-    async def send_str(self, frame: str) -> None:
+    async def send_frame(self, frame: bytes, opcode: object) -> None:
         self.sent.append(frame)
         await self.release.wait()
 
@@ -29,7 +29,7 @@ class _StuckSocket:
 
 
 class _FastSocket(_StuckSocket):
-    async def send_str(self, frame: str) -> None:
+    async def send_frame(self, frame: bytes, opcode: object) -> None:
         self.sent.append(frame)
 
 
@@ -49,10 +49,10 @@ async def test_slow_socket_is_dropped_without_blocking_others() -> None:
         writers = [tasks.create_task(c.run_writer()) for c in (slow_channel, fast_channel)]
         for i in range(10):
             for session in hub.sessions_of("s"):
-                session.deliver(f"e{i}", f"frame {i}")
+                session.deliver(f"e{i}", f"frame {i}".encode())
             await asyncio.sleep(0)
         assert slow_channel.overflowed
-        assert fast.sent == [f"frame {i}" for i in range(10)]
+        assert fast.sent == [f"frame {i}".encode() for i in range(10)]
         stuck.release.set()
         fast_channel.finish()
         async with asyncio.timeout(5):
@@ -68,12 +68,12 @@ def test_unacked_overflow_breaks_resume_and_acks_free_events() -> None:
         jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
     )
     for i in range(3):
-        session.deliver(f"e{i}", "x")
+        session.deliver(f"e{i}", b"x")
     session.ack("e0")
     assert list(session.unacked) == ["e1", "e2"]
     assert hub.resumable(session.protocol, "s") is session
     for i in range(3, 6):
-        session.deliver(f"e{i}", "x")
+        session.deliver(f"e{i}", b"x")
     assert session.broken
     assert hub.resumable(session.protocol, "s") is None
 
