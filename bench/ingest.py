@@ -10,8 +10,6 @@ Runs alternate between the two. The SQLite settings the server uses are reported
 from __future__ import annotations
 
 import asyncio
-import inspect
-import re
 import sqlite3
 import tempfile
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from fabric_chat_server.sqlite_store import SqliteStore
+from fabric_chat_server.sqlite_store import PRAGMAS, SqliteStore
 from fabric_chat_server.store import MessageRecord
 
 from ._results import FigureResult
@@ -30,21 +28,19 @@ from ._stats import Stat, alternate
 __all__ = ["SENDERS", "run", "sqlite_settings"]
 
 SENDERS = 32
-_PRAGMA = re.compile(r"PRAGMA\s+(\w+)\s*=\s*(\w+)")
 
 
 def sqlite_settings(db_path: Path | None = None) -> dict[str, Any]:
     """Return the SQLite settings the server's store uses.
 
-    The ``PRAGMA`` statements ``SqliteStore.open`` runs, the SQLite library version, and, given a
-    database file the server has opened, the journal mode recorded in it.
+    The store's ``PRAGMAS`` (what ``SqliteStore.open`` runs), the SQLite library version, and,
+    given a database file the server has opened, the journal mode recorded in it.
     """
     settings: dict[str, Any] = {
         "sqlite_version": sqlite3.sqlite_version,
         "store": "SqliteStore (aiosqlite, one connection, writes serialized by one lock)",
     }
-    for name, value in _PRAGMA.findall(inspect.getsource(SqliteStore.open)):
-        settings[name] = value
+    settings.update(PRAGMAS)
     if db_path is not None and db_path.exists():
         with sqlite3.connect(db_path) as db:
             settings["journal_mode_in_file"] = db.execute("PRAGMA journal_mode").fetchone()[0]

@@ -20,11 +20,14 @@ from ._sqlite_logging import hide_query_parameters
 from ._sqlite_rows import ADDRESS_COLUMNS, SCHEMA, address_row
 from .store import AddressRecord, ProjectRecord, SubscriberRecord
 
-__all__ = ["SqliteDirectory", "remember"]
+__all__ = ["PRAGMAS", "SqliteDirectory", "remember"]
 
 logger = logging.getLogger(__name__)
 
 hide_query_parameters()
+
+PRAGMAS: dict[str, str] = {"journal_mode": "WAL", "synchronous": "NORMAL", "foreign_keys": "ON"}
+"""The SQLite settings every connection of the store runs with (the benchmarks report them)."""
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -68,9 +71,8 @@ class SqliteDirectory:
     async def open(self) -> None:
         """Open the file, switch to WAL mode and create the schema when missing."""
         self._db = await aiosqlite.connect(self._path)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA foreign_keys=ON")
+        for name, value in PRAGMAS.items():
+            await self._db.execute(f"PRAGMA {name}={value}")
         await self._db.executescript(SCHEMA)
         await self._db.commit()
         logger.debug("opened %s", self._path)

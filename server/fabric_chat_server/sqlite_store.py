@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from ._sqlite_directory import SqliteDirectory, remember
+from ._sqlite_directory import PRAGMAS, SqliteDirectory, remember
 from ._sqlite_rows import (
     CONVERSATION_COLUMNS,
     LISTS,
@@ -35,7 +35,7 @@ from .store import (
     Position,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["PRAGMAS", "SqliteStore"]
 
 logger = logging.getLogger(__name__)
 
