@@ -7,18 +7,22 @@ STAMP  := $(VENV)/.installed-stamp
 SOURCES := codegen generated runtime server tests bench examples
 
 .DEFAULT_GOAL := help
-.PHONY: help venv gen check-gen lint fmt type test check demo bench serve clean
+.PHONY: help venv lock gen check-gen lint fmt type test check demo bench serve clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,dev]'
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,dev]' -c constraints.txt
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create or update .venv with the SDK, the server and the dev tools
+
+lock: $(STAMP) ## Rewrite constraints.txt from the venv (after changing dependencies)
+	@{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^fabric-chat'; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 gen: $(STAMP) ## Regenerate generated/ and docs/ from spec/chat.yaml
 	$(PY) -m codegen gen
