@@ -19,7 +19,8 @@ class ServerConfig:
         port: TCP port to bind; ``0`` picks a free one.
         db_path: SQLite database file.
         public_url: Public WebSocket URL written into each token's ``ch`` header;
-            ``None`` means ``ws://HOST:PORT`` of the bound socket.
+            ``None`` means ``ws://HOST:PORT`` of the bound socket (with ``port=0``, the port
+            actually bound), never the request's ``Host`` header.
         project_id: Id of the project this server serves; ``None`` reuses the stored one or
             makes one.
         project_token: API token of that project (HTTP Basic password); ``None`` reuses the

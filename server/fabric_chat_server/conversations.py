@@ -15,6 +15,7 @@ from fabric_chat.models import JoinConversationRequest, SendMessageRequest
 from .errors import ApiError
 from .inputs import Caller
 from .store import AddressRecord, ConversationRecord, Store
+from .views import own_address_in
 
 __all__ = ["resolve_for_history", "resolve_for_join", "resolve_for_send"]
 
@@ -87,16 +88,9 @@ async def _by_key(
     """Resolve a group id (member only) or an address id (creating) to a conversation."""
     conversation = await _member_group(store, caller, key)
     if conversation is not None:
-        return conversation, _own_in(caller, conversation)
+        return conversation, own_address_in(conversation, caller.address_ids)
     address = await _address(store, caller, key, attribute)
     return await _open(store, caller, address), caller.own.id
-
-
-def _own_in(caller: Caller, conversation: ConversationRecord) -> str:
-    for address_id in (conversation.address_a, conversation.address_b):
-        if address_id in caller.address_ids:
-            return address_id
-    return caller.own.id
 
 
 def _from_address(caller: Caller, given: str | None, attribute: str) -> str:

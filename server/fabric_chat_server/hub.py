@@ -226,7 +226,3 @@ class Hub:
     def sessions_of(self, subscriber_id: str) -> Iterable[Session]:
         """Return the subscriber's sessions, attached or resumable."""
         return tuple(self._by_subscriber.get(subscriber_id, ()))
-
-    def channels(self) -> list[Channel]:
-        """Return every attached socket."""
-        return [s.channel for s in self._sessions.values() if s.channel is not None]

@@ -14,17 +14,25 @@ import msgspec
 from aiohttp import web
 from fabric_chat_runtime.contract import Route
 
-from .auth import TokenError, parse_basic, same_secret
+from .auth import TokenClaims, TokenError, parse_basic, same_secret
 from .errors import ApiError
 from .state import ServerState
 from .store import AddressRecord, SubscriberRecord
 
-__all__ = ["Caller", "authenticate", "authenticate_project", "page_params", "read_body"]
+__all__ = [
+    "Caller",
+    "authenticate",
+    "authenticate_project",
+    "page_params",
+    "read_body",
+    "verify_subscriber_token",
+]
 
 T = TypeVar("T")
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]*)`")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,26 @@ def _limit(state: ServerState, caller: str) -> None:
         )
 
 
+async def verify_subscriber_token(
+    state: ServerState, token: str
+) -> tuple[TokenClaims, SubscriberRecord]:
+    """Check a SAT and return its claims and its subscriber (HTTP and the socket alike).
+
+    Raises:
+        TokenError: The token is not a valid SAT of this server, or its subscriber is unknown
+            or not of the served project.
+    """
+    claims = state.token_service.verify(token)
+    subscriber = await state.store.get_subscriber(claims.sub)
+    if (
+        subscriber is None
+        or subscriber.project_id != claims.project_id
+        or claims.project_id != state.project_id
+    ):
+        raise TokenError("the token's subscriber is unknown")
+    return claims, subscriber
+
+
 async def authenticate(request: web.Request, state: ServerState) -> Caller:
     """Return the caller of a bearer-authenticated route.
 
@@ -71,16 +99,9 @@ async def authenticate(request: web.Request, state: ServerState) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "a bearer token is required")
     try:
-        claims = state.token_service.verify(token.strip())
+        _, subscriber = await verify_subscriber_token(state, token.strip())
     except TokenError as exc:
         raise ApiError(401, str(exc)) from None
-    subscriber = await state.store.get_subscriber(claims.sub)
-    if (
-        subscriber is None
-        or subscriber.project_id != claims.project_id
-        or claims.project_id != state.project_id
-    ):
-        raise ApiError(401, "the token's subscriber is unknown")
     _limit(state, "subscriber:" + subscriber.id)
     addresses = await state.store.subscriber_addresses(subscriber.id)
     if not addresses:
@@ -142,17 +163,18 @@ def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
     """Return ``page_size`` (default and bounds from the contract) and ``page_token``.
 
     Raises:
-        ApiError: 422 for a page size that is not an integer in bounds, or an empty token.
+        ApiError: 422 for a page size that is not plain ASCII digits or is out of bounds, or
+            for an empty token.
     """
     spec = route.param("page_size")
     raw = request.query.get("page_size")
     if raw is None:
         size = int(spec.default) if isinstance(spec.default, int) else 10
+    elif _DIGITS.fullmatch(raw) is None:  # not int() alone: it takes "1_0", "+5", " 5"
+        raise ApiError(422, "page_size must be written with the digits 0-9", attribute="page_size")
     else:
-        try:
-            size = int(raw.strip(), 10)
-        except ValueError:
-            raise ApiError(422, "page_size must be an integer", attribute="page_size") from None
+        digits = raw.lstrip("0") or "0"
+        size = int(digits) if len(digits) <= 9 else 10**9  # past any bound, never a huge int()
     low = spec.minimum if spec.minimum is not None else 1
     high = spec.maximum if spec.maximum is not None else 1000
     if not low <= size <= high:

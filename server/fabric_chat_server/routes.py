@@ -148,7 +148,7 @@ async def create_subscriber_token(
     token = state.token_service.mint(
         subscriber_id=subscriber.id,
         project_id=project_id,
-        channel=state.channel_for(request.host),
+        channel=state.channel_for(request),
         expires_at=body.expire_at,
     )
     return _json(CreateSubscriberTokenResponse(token=token), route.status)

@@ -64,9 +64,22 @@ class ServerState:
             raise RuntimeError("the server has not started")
         return self.page_tokens
 
-    def channel_for(self, host: str) -> str:
-        """Return the public WebSocket URL for tokens minted through ``host``."""
-        return self.config.public_url or f"ws://{host}"
+    def channel_for(self, request: web.Request) -> str:
+        """Return the ``ch`` header of a token minted through ``request``.
+
+        That is ``config.public_url`` when set, else ``ws://HOST:PORT`` of the bound socket:
+        the configured host and the port the request came in on (the real one after
+        ``port=0``). Never the request's ``Host`` header, which the caller chooses.
+        """
+        if self.config.public_url:
+            return self.config.public_url
+        host, port = self.config.host, self.config.port
+        local = None if request.transport is None else request.transport.get_extra_info("sockname")
+        if isinstance(local, tuple) and len(local) >= 2:
+            port = int(local[1])
+        if ":" in host:  # an IPv6 address
+            host = f"[{host}]"
+        return f"ws://{host}:{port}"
 
 
 STATE = web.AppKey("fabric_chat_state", ServerState)

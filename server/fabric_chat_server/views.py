@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fabric_chat.models import Address, AddressChannels, Conversation, ConversationMessage
 
 from .store import AddressRecord, ConversationRecord, MessageRecord, Store
 
-__all__ = ["ConversationLens", "address_view", "message_view", "peer_address_id"]
+__all__ = [
+    "ConversationLens",
+    "address_view",
+    "message_view",
+    "own_address_in",
+    "peer_address_id",
+]
 
 
 def address_view(record: AddressRecord) -> Address:
@@ -27,6 +35,17 @@ def address_view(record: AddressRecord) -> Address:
         cover_url=record.cover_url,
         preview_url=record.preview_url,
     )
+
+
+def own_address_in(conversation: ConversationRecord, own_address_ids: Sequence[str]) -> str:
+    """Return which of ``own_address_ids`` takes part in the conversation.
+
+    The first of them when none does (e.g. a room, whose only address is the room's).
+    """
+    for address_id in (conversation.address_a, conversation.address_b):
+        if address_id is not None and address_id in own_address_ids:
+            return address_id
+    return own_address_ids[0]
 
 
 def peer_address_id(conversation: ConversationRecord, own_address_id: str) -> str:
@@ -83,16 +102,9 @@ class ConversationLens:
         self._names: dict[str, str | None] = {}
         self._conversations: dict[str, ConversationRecord | None] = {}
 
-    def own_address_in(self, conversation: ConversationRecord) -> str:
-        """Return the viewer's address in the conversation (its first one when not a party)."""
-        for address_id in (conversation.address_a, conversation.address_b):
-            if address_id in self._own:
-                return address_id
-        return self._own[0]
-
     def address_id_of(self, conversation: ConversationRecord) -> str:
         """Return the conversation's address id as the viewer sees it."""
-        return peer_address_id(conversation, self.own_address_in(conversation))
+        return peer_address_id(conversation, own_address_in(conversation, self._own))
 
     async def name_of(self, conversation: ConversationRecord) -> str | None:
         """Return the conversation's name as the viewer sees it (the peer's display name)."""
@@ -132,6 +144,6 @@ class ConversationLens:
             metadata=conversation.metadata,
             created_at=conversation.created_at,
             last_message_at=conversation.last_message_at,
-            from_fabric_address_id=self.own_address_in(conversation),
+            from_fabric_address_id=own_address_in(conversation, self._own),
             last_message=None if last_message is None else await self.message(last_message),
         )

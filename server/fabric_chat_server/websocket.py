@@ -45,6 +45,7 @@ from .frames import (
     result_frame,
 )
 from .hub import Channel, Session
+from .inputs import verify_subscriber_token
 from .state import STATE, ServerState
 
 __all__ = ["close_all_sockets", "websocket_handler"]
@@ -84,16 +85,9 @@ class _Connection:
 
     async def _claims(self, token: str) -> TokenClaims:
         try:
-            claims = self.state.token_service.verify(token)
+            claims, _ = await verify_subscriber_token(self.state, token)
         except TokenError as exc:
             raise _Refused(TOKEN_ERROR, str(exc), close=True) from None
-        subscriber = await self.state.store.get_subscriber(claims.sub)
-        if (
-            subscriber is None
-            or subscriber.project_id != claims.project_id
-            or claims.project_id != self.state.project_id
-        ):
-            raise _Refused(TOKEN_ERROR, "the token's subscriber is unknown", close=True)
         return claims
 
     async def connect(self, request_id: RpcId, raw: Any) -> None:

@@ -434,3 +434,49 @@ async def test_tail_reports_a_dropped_connection_and_catches_up(tmp_path: Path) 
                 _, rest = await tail.communicate()
         assert tail.returncode == 0
         assert b"Traceback" not in rest
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked"])
+async def test_tail_exits_with_one_error_line_once_the_token_is_refused(
+    tmp_path: Path, how: str
+) -> None:
+    """The token expires (or the server stops honouring it) under ``tail``: status 1, no hang.
+
+    The server disconnects a socket whose token expires, and the SDK's reconnect is refused
+    (as it is after a restart with another signing secret): the client moves to ``failed``.
+    """
+    ttl = 3.0 if how == "expired" else 3600.0
+    async with LocalServer(db_path=tmp_path / "refused.db", token_ttl=ttl) as local:
+        bob = await local.token("bob")
+        tail = await asyncio.create_subprocess_exec(
+            str(FABRIC_CHAT),
+            "tail",
+            await local.address_of("alice"),
+            env=clean_env(FABRIC_CHAT_TOKEN=bob),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert tail.stdout is not None
+        assert tail.stderr is not None
+        try:
+            async with asyncio.timeout(15):
+                assert b"listening for messages" in await tail.stderr.readline()
+                if how == "revoked":
+                    local.config.jwt_secret = "another secret"
+                    await local.restart()
+                out, err = await tail.communicate()
+        finally:
+            if tail.returncode is None:
+                tail.kill()
+                await tail.wait()
+    assert tail.returncode == 1
+    assert out == b""
+    lines = err.decode().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert errors == lines[-1:], lines
+    assert "the server refused the token" in errors[0]
+    reason = "the token has expired" if how == "expired" else "the token is invalid"
+    assert reason in errors[0]
+    assert set(lines[:-1]) <= {"connection lost; reconnecting..."}, lines
+    assert bob not in err.decode()
+    assert "Traceback" not in err.decode()

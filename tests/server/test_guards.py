@@ -8,6 +8,8 @@ from typing import Any
 
 import jwt
 import pytest
+from fabric_chat_server.auth import TokenError
+from fabric_chat_server.inputs import verify_subscriber_token
 from fabric_chat_server.testing import LocalServer
 
 
@@ -142,6 +144,24 @@ async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
 
 def _sub(token: str) -> str:
     return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+async def test_http_and_the_socket_refuse_a_token_for_the_same_reason(
+    server: LocalServer, api: Any, rpc_factory: Any
+) -> None:
+    """One check, ``verify_subscriber_token``, behind both doors: 401 and -32002 say the same."""
+    alice = await server.token("alice")
+    claims, subscriber = await verify_subscriber_token(server.state, alice)
+    assert (claims.sub, subscriber.id) == (_sub(alice), _sub(alice))
+    for name, token in _bad_tokens(server, alice).items():
+        with pytest.raises(TokenError) as refused:
+            await verify_subscriber_token(server.state, token)
+        reason = str(refused.value)
+        status, body = await api.get("/api/fabric/subscriber/info", token)
+        assert (status, body["errors"][0]["message"]) == (401, reason), name
+        rpc = await rpc_factory()
+        answer = await rpc.connect(token)
+        assert answer["error"] == {"code": -32002, "message": reason}, name
 
 
 async def test_bad_tokens_get_401(server: LocalServer, api: Any) -> None:

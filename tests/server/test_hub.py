@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from pathlib import Path
 from typing import Any
 
+import fabric_chat_server
 from fabric_chat_server.hub import Channel, Hub
 
 _NEVER = float("inf")  # a token that never expires
@@ -92,3 +95,19 @@ def test_detached_sessions_expire_after_the_window() -> None:
     now[0] += 2.0
     assert hub.resumable(session.protocol, "s") is None
     assert list(hub.sessions_of("s")) == []
+
+
+def test_every_public_hub_method_is_called_by_the_server() -> None:
+    """The hub carries no dead API: each public method has a caller outside ``hub.py``."""
+    package = Path(fabric_chat_server.__file__).parent
+    sources = "\n".join(
+        path.read_text(encoding="utf-8") for path in package.rglob("*.py") if path.name != "hub.py"
+    )
+    methods = [
+        name
+        for name, member in inspect.getmembers(Hub, inspect.isfunction)
+        if not name.startswith("_")
+    ]
+    assert "create" in methods
+    unused = [name for name in methods if f".{name}(" not in sources]
+    assert unused == []

@@ -64,6 +64,15 @@ async def test_default_page_size_is_10(server: LocalServer, api: Any) -> None:
         "page_size=abc",
         "page_size=-1",
         "page_size=1.5",
+        "page_size=",
+        "page_size=1_0",
+        "page_size=%2B5",
+        "page_size=%205",
+        "page_size=5%20",
+        "page_size=5%0A",
+        "page_size=%D9%A5",  # ARABIC-INDIC DIGIT FIVE, which int() takes
+        "page_size=" + "0" * 5000,
+        "page_size=" + "9" * 5000,
         "page_token=",
     ],
 )
@@ -79,8 +88,18 @@ async def test_page_params_out_of_range_are_422(server: LocalServer, api: Any, q
     ):
         status, body = await api.get(f"{path}?{query}", alice)
         assert status == 422, (path, query)
-        assert body["errors"][0]["attribute"] in ("page_size", "page_token")
+        assert body["errors"][0]["attribute"] == query.partition("=")[0]
     assert await server.state.store.counts() == before
+
+
+async def test_page_size_takes_plain_digits_with_leading_zeros(
+    server: LocalServer, api: Any
+) -> None:
+    alice, b_addr, newest_first = await _conversation(server, api, 3)
+    path = f"/api/fabric/conversations/{b_addr}/messages?page_size=0002"
+    status, page = await api.get(path, alice)
+    assert status == 200
+    assert [m["id"] for m in page["data"]] == newest_first[:2]
 
 
 async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: Any) -> None:

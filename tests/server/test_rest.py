@@ -221,3 +221,24 @@ async def test_token_header_names_the_public_url_when_given() -> None:
         )
     async with LocalServer() as server:
         assert jwt.get_unverified_header(await server.token("alice"))["ch"] == server.ws_url
+
+
+async def test_token_header_names_the_bound_socket_whatever_the_host_header(
+    server: LocalServer, api: Any
+) -> None:
+    """Without a public URL, ``ch`` is ``ws://HOST:PORT`` of the bound socket (port 0: the real
+    port), never the request's ``Host`` header, which the caller chooses."""
+    import jwt
+
+    assert server.config.port == 0
+    assert server.port != 0
+    for host in ("evil.example.com", "evil.example.com:1234", f"localhost:{server.port}"):
+        status, body = await api.post(
+            "/api/fabric/subscribers/tokens",
+            None,
+            {"reference": "alice"},
+            basic=True,
+            headers={"Host": host},
+        )
+        assert status == 200, body
+        assert jwt.get_unverified_header(body["token"])["ch"] == f"ws://127.0.0.1:{server.port}"

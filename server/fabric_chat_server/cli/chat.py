@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 import click
-from fabric_chat import Client, ConversationChatMessage, Page
+from fabric_chat import AuthenticationError, Client, ConversationChatMessage, Page
 
 from ._connection import Connection, OneLineCommand, connection_options, run_with_client
 from ._output import HistoryProgress, echo_line, format_message, to_json_line
@@ -206,7 +206,8 @@ def tail(address: str, as_json: bool, max_messages: int | None, connection: Conn
 
     Once listening it says so on stderr, as it does when the connection drops and comes back
     (missed messages are fetched then). Ctrl-C (SIGINT) or SIGTERM closes the connection
-    and exits with status 0.
+    and exits with status 0. When the server stops accepting the token (it expired or was
+    revoked) the connection cannot come back: tail exits with one error line and status 1.
     """
 
     async def work(client: Client) -> None:
@@ -234,7 +235,9 @@ def tail(address: str, as_json: bool, max_messages: int | None, connection: Conn
 
         def report(state: str) -> None:
             nonlocal lost
-            if state == "reconnecting" and not lost:
+            if state == "failed":  # the server refused the token: the socket stays down
+                stop.set()
+            elif state == "reconnecting" and not lost:
                 lost = True
                 click.echo("connection lost; reconnecting...", err=True)
             elif state == "connected" and lost:
@@ -244,11 +247,17 @@ def tail(address: str, as_json: bool, max_messages: int | None, connection: Conn
         stop_reporting = client.on_state_change(report)
         try:
             subscription = await client.chat.subscribe(address_id=address, on_message=show)
+            subscription.add_cancel_callback(stop.set)  # it ends on its own when refused
             click.echo(f"listening for messages with {address} (Ctrl-C to stop)", err=True)
             try:
                 await stop.wait()
             finally:
                 subscription.cancel()
+            error = subscription.error
+            if error is not None:
+                raise error
+            if client.state == "failed":
+                raise AuthenticationError("the token was refused on reconnect", status=401)
         finally:
             stop_reporting()
             for sig in signals:

@@ -73,7 +73,9 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     help="SQLite database file.",
 )
 @click.option(
-    "--public-url", default=None, help="Public WebSocket URL for tokens (default ws://HOST:PORT)."
+    "--public-url",
+    default=None,
+    help="Public WebSocket URL written into tokens (default: ws://HOST:PORT as bound).",
 )
 @click.option("--project-id", envvar="FABRIC_CHAT_PROJECT_ID", default=None, help="Project id.")
 @click.option(
