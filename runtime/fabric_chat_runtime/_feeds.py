@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from . import errors
-from ._history import fetch_newer, first_url, message_position
+from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
 from .codec import MessageKey, envelope_decoder
@@ -25,6 +25,7 @@ MESSAGE_EVENTS = frozenset({"conversation.message"})
 BACKFILL_PAGE_SIZE = 100
 
 _decode_key = msgspec.json.Decoder(MessageKey).decode
+_decode_keys = envelope_decoder(MessageKey).decode
 
 
 class Feeds:
@@ -72,7 +73,7 @@ class Feeds:
         subscription.attach(await self._tasks.spawn(subscription.run(), name="fabric-chat-feed"))
         try:
             answer = await http.call("GET", first_url(http, history_path, {"page_size": 1}))
-            newest = envelope_decoder(MessageKey).decode(answer)
+            newest = decode_page(_decode_keys, answer)
         except BaseException:
             subscription.cancel()
             raise

@@ -6,21 +6,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
 
+from . import errors
 from ._http import HttpClient
 from .codec import Envelope, envelope_decoder, has_field
 from .pagination import Page
 
-__all__ = ["HistoryReader", "Position", "fetch_newer", "first_url", "message_position"]
+__all__ = [
+    "HistoryReader",
+    "Position",
+    "decode_page",
+    "fetch_newer",
+    "first_url",
+    "message_position",
+    "rewrite_target",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_Fetch = Callable[[], Awaitable[Page[T]]]
 
 #: At most this many server pages are read to fill one page or one backfill.
 MAX_ROUNDS = 200
@@ -37,8 +49,27 @@ def message_position(item: object) -> tuple[float, str]:
     return (float(ts) if isinstance(ts, int | float) else 0.0, str(getattr(item, "id", "")))
 
 
-def _is_chat(item: object) -> bool:
-    return getattr(item, "subtype", None) == "chat"
+def rewrite_target(item_type: Any, address_id: str | None, chat_only: bool) -> str | None:
+    """Return the ``conversation_id`` that chat items of one address are given, or ``None``.
+
+    The chat namespace reports each message under the address it was asked for (the server
+    knows it by its group), when the item type has a ``conversation_id`` at all.
+    """
+    if chat_only and address_id is not None and has_field(item_type, "conversation_id"):
+        return address_id
+    return None
+
+
+def decode_page(decode: Callable[[bytes], Envelope[T]], body: bytes) -> Envelope[T]:
+    """Decode a page envelope with ``decode``.
+
+    Raises:
+        ProtocolError: The body is not a page of such items.
+    """
+    try:
+        return decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise errors.ProtocolError(f"unexpected page: {exc}") from None
 
 
 class Position(NamedTuple):
@@ -83,21 +114,17 @@ class HistoryReader(Generic[T]):
         self._size = page_size
         self._chat_only = chat_only
         self._timeout = timeout
-        rewrite = chat_only and address_id is not None and has_field(item_type, "conversation_id")
-        self._rewrite_to = address_id if rewrite else None
+        self._rewrite_to = rewrite_target(item_type, address_id, chat_only)
 
     async def _get(self, url: str) -> Envelope[T]:
-        body = await self._http.call("GET", url, timeout=self._timeout)
-        envelope: Envelope[T] = self._decode(body)
-        return envelope
+        return decode_page(self._decode, await self._http.call("GET", url, timeout=self._timeout))
 
     # Plain pages: the server's pages as they are.
 
     async def first(self, url: str) -> Page[T]:
         """Return the first page starting at ``url``."""
         if self._chat_only:
-            page = await self._fill([], url, newest=True)
-            return page if page is not None else Page([])
+            return await self._fill([], url, None, newest=True)
         return await self._plain(url)
 
     async def _plain(self, url: str) -> Page[T]:
@@ -133,11 +160,19 @@ class HistoryReader(Generic[T]):
         return slots
 
     async def _fill(
-        self, pending: list[_Slot[T]], next_url: str | None, *, newest: bool = False
-    ) -> Page[T] | None:
+        self,
+        pending: list[_Slot[T]],
+        next_url: str | None,
+        back: _Fetch[T] | None,
+        *,
+        newest: bool = False,
+    ) -> Page[T]:
         """Collect ``page_size`` chat items from ``pending`` then the pages from ``next_url``.
 
-        ``newest`` says the first server page is the newest one: the page has no newer page.
+        ``back`` fetches the page before the items collected (the newer one); ``newest`` says
+        the first server page is the newest one: the page has no newer page. Without any chat
+        item the page is empty and ``back`` is its previous page; it still has a next page when
+        the scan stopped at :data:`MAX_ROUNDS` before the end of the history.
         """
         collected = list(pending)
         rounds = 0
@@ -147,27 +182,42 @@ class HistoryReader(Generic[T]):
             next_url = envelope.links.next
             rounds += 1
         if not collected:
-            return None
+            return Page([], next_fetch=self._fill_fetch([], next_url, back), prev_fetch=back)
         taken, carry = collected[: self._size], collected[self._size :]
         return self._page(taken, carry, next_url, newest=newest)
+
+    def _fill_fetch(
+        self, carry: list[_Slot[T]], next_url: str | None, back: _Fetch[T] | None
+    ) -> _Fetch[T] | None:
+        """Return what fetches the page of ``carry`` then ``next_url`` (``None``: no page)."""
+        if not carry and next_url is None:
+            return None
+
+        async def fetch() -> Page[T]:
+            return await self._fill(carry, next_url, back)
+
+        return fetch
 
     def _page(
         self, taken: list[_Slot[T]], carry: list[_Slot[T]], next_url: str | None, *, newest: bool
     ) -> Page[T]:
         start = taken[0].at
-        next_fetch = None
-        if carry or next_url is not None:
-
-            async def next_fetch() -> Page[T] | None:
-                return await self._fill(carry, next_url)
-
         prev_fetch = None
         if start.newer and not newest:
 
-            async def prev_fetch() -> Page[T] | None:
+            async def prev_fetch() -> Page[T]:
                 return await self._backward(start)
 
-        return Page([slot.item for slot in taken], next_fetch=next_fetch, prev_fetch=prev_fetch)
+        next_fetch = None
+        if carry or next_url is not None:
+            last = taken[-1].at
+
+            async def back() -> Page[T]:
+                return await self._backward(last, through=True)
+
+            next_fetch = self._fill_fetch(carry, next_url, back)
+        items = [slot.item for slot in taken]
+        return Page(items, next_fetch=next_fetch, prev_fetch=prev_fetch)
 
     async def _located(self, at: Position) -> tuple[Envelope[T], int]:
         envelope = await self._get(at.url)
@@ -176,14 +226,25 @@ class HistoryReader(Generic[T]):
                 return envelope, index
         return envelope, min(at.offset, len(envelope.data))
 
-    async def _from_position(self, at: Position) -> Page[T] | None:
+    async def _from_position(self, at: Position, *, past: bool = False) -> Page[T]:
+        """Return the chat page that starts at ``at`` (just after it, when ``past``)."""
         envelope, index = await self._located(at)
+        index += past
         slots = [slot for slot in self._slots(at.url, envelope) if slot.offset >= index]
-        return await self._fill(slots, envelope.links.next)
 
-    async def _backward(self, at: Position) -> Page[T] | None:
+        async def back() -> Page[T]:
+            return await self._backward(at, through=past)
+
+        return await self._fill(slots, envelope.links.next, back)
+
+    async def _backward(self, at: Position, *, through: bool = False) -> Page[T]:
+        """Return the chat page just newer than ``at`` (ending with ``at`` when ``through``).
+
+        Without any chat item the page is empty; it still has a previous page when the scan
+        stopped at :data:`MAX_ROUNDS` before the newest page.
+        """
         envelope, index = await self._located(at)
-        collected = self._slots(at.url, envelope, end=index)
+        collected = self._slots(at.url, envelope, end=index + through)
         prev_url = envelope.links.prev
         rounds = 0
         while len(collected) < self._size and prev_url is not None and rounds < MAX_ROUNDS:
@@ -191,20 +252,30 @@ class HistoryReader(Generic[T]):
             collected = self._slots(prev_url, older_first) + collected
             prev_url = older_first.links.prev
             rounds += 1
+
+        async def next_fetch() -> Page[T]:
+            return await self._from_position(at, past=through)
+
         if not collected:
-            return None
+            more = None
+            if prev_url is not None:
+                # Every item of that page is newer than ``at``: no id matches, the offset is
+                # past them all.
+                beyond = Position(prev_url, sys.maxsize, "", True)
+
+                async def more() -> Page[T]:
+                    return await self._backward(beyond)
+
+            return Page([], next_fetch=next_fetch, prev_fetch=more)
         taken = collected[-self._size :]
         start = taken[0].at
         if len(collected) > self._size and not start.newer:
             start = Position(start.url, start.offset, start.item_id, True)
 
-        async def next_fetch() -> Page[T] | None:
-            return await self._from_position(at)
-
         prev_fetch = None
         if start.newer:
 
-            async def prev_fetch() -> Page[T] | None:
+            async def prev_fetch() -> Page[T]:
                 return await self._backward(start)
 
         return Page([slot.item for slot in taken], next_fetch=next_fetch, prev_fetch=prev_fetch)
@@ -229,13 +300,13 @@ async def fetch_newer(
     next_url: str | None = url
     rounds = 0
     while next_url is not None and rounds < MAX_ROUNDS:
-        envelope: Envelope[T] = decode(await http.call("GET", next_url, timeout=timeout))
+        envelope = decode_page(decode, await http.call("GET", next_url, timeout=timeout))
         rounds += 1
         for item in envelope.data:
             if after is not None and message_position(item) <= after:
                 next_url = None
                 break
-            if not chat_only or _is_chat(item):
+            if not chat_only or getattr(item, "subtype", None) == "chat":
                 found.append(item)
         else:
             next_url = envelope.links.next

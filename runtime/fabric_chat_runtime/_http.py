@@ -12,6 +12,7 @@ from . import errors
 from .codec import error_from_response
 from .retry import RetryPolicy, parse_retry_after
 from .transport import HttpResponse, Transport
+from .validation import require_seconds
 
 __all__ = ["HttpClient"]
 
@@ -71,18 +72,19 @@ class HttpClient:
             idempotency_key: Sent as ``Idempotency-Key``, the same on every retry.
 
         Raises:
+            InvalidArgumentError: ``timeout`` is not a positive, finite number; nothing was sent.
             APIError: The server answered with an error status (after any retries).
             ConnectionError: The server could not be reached (after any retries).
             TimeoutError: An attempt got no answer in time.
             ClientClosedError: The client is closed.
         """
+        limit = self._timeout if timeout is None else require_seconds("timeout", timeout)
         headers = dict(self._auth)
         if body is not None:
             headers["Content-Type"] = "application/json"
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         url = self.url(path)
-        limit = self._timeout if timeout is None else timeout
         policy = self._retry
         for attempt in range(policy.max_attempts):
             if self.closed:

@@ -12,6 +12,7 @@ from .errors import InvalidArgumentError
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy
 from .state import ConnectionState
+from .validation import require_seconds
 
 __all__ = ["AGENT", "OPTIONS", "BaseClient"]
 
@@ -21,12 +22,6 @@ AGENT = "fabric-chat-python/0.1.0"
 OPTIONS = frozenset(
     {"retry", "reconnect", "heartbeat", "ping_timeout", "connect_timeout", "session", "agent"}
 )
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive number")
-    return float(value)
 
 
 def _typed(name: str, value: object, cls: type, default: object) -> object:
@@ -84,7 +79,7 @@ class BaseClient:
             heartbeat = HeartbeatPolicy(
                 ping_timeout=15.0
                 if ping_timeout is None
-                else _positive("ping_timeout", ping_timeout)
+                else require_seconds("ping_timeout", ping_timeout)
             )
         connect_timeout = options.get("connect_timeout")
         agent = options.get("agent", AGENT)
@@ -95,7 +90,7 @@ class BaseClient:
             token=token,
             base_url=endpoints.base_url,
             ws_url=endpoints.ws_url,
-            timeout=_positive("timeout", timeout),
+            timeout=require_seconds("timeout", timeout),
             retry=_typed("retry", options.get("retry"), RetryPolicy, RetryPolicy()),  # type: ignore[arg-type]
             reconnect=_typed(  # type: ignore[arg-type]
                 "reconnect", options.get("reconnect"), ReconnectPolicy, ReconnectPolicy()
@@ -103,7 +98,7 @@ class BaseClient:
             heartbeat=heartbeat,  # type: ignore[arg-type]
             connect_timeout=10.0
             if connect_timeout is None
-            else _positive("connect_timeout", connect_timeout),
+            else require_seconds("connect_timeout", connect_timeout),
             agent=agent,
             session=options.get("session"),
         )

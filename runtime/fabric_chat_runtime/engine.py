@@ -102,7 +102,6 @@ class Engine:
         self._http = HttpClient(
             self._transport, base_url=base_url, token=token, retry=retry, timeout=timeout
         )
-        self._reconnect = reconnect
         self._tasks = TaskOwner()
         self.states = StateWatch()
         self._feeds = Feeds(self._http, self._tasks, reconnect)

@@ -16,7 +16,9 @@ class Page(Generic[T]):
     """One page of results, newest first.
 
     ``data`` holds the items; ``has_next`` / ``has_prev`` say whether an older / newer page
-    exists; :meth:`next_page` and :meth:`prev_page` fetch it, or return ``None``.
+    exists; :meth:`next_page` and :meth:`prev_page` fetch it, and return ``None`` only when
+    there is none. A promised page can be empty (a chat view whose remaining server pages hold
+    no chat item); it says where the walk goes on, if anywhere.
     Iterating a page yields its items; ``async for`` over :meth:`iter_all` walks every page
     from this one on.
     """

@@ -74,12 +74,18 @@ class RetryPolicy:
 class ReconnectPolicy:
     """How the socket is reopened after it drops: jittered exponential backoff, no end.
 
+    The backoff starts over only once a connection has stayed up for at least ``cap`` seconds,
+    so a server that accepts and drops at once sees the delays grow, not a reconnect every
+    ``base`` seconds.
+
     Attributes:
         base: The first delay, in seconds (100 ms, like the current official client).
-        cap: The longest delay, in seconds.
+        cap: The longest delay, in seconds; also how long a connection must last to reset the
+            backoff.
         jitter: The fraction (0..1) of each delay that is randomised away.
         sleep: Awaited with each delay.
         random: Returns a float in [0, 1).
+        clock: A monotonic clock in seconds (how long a connection lasted).
     """
 
     base: float = 0.1
@@ -87,6 +93,7 @@ class ReconnectPolicy:
     jitter: float = 0.5
     sleep: Sleep = field(default=asyncio.sleep, repr=False, compare=False)
     random: Random = field(default=_random.random, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check("base", self.base)

@@ -24,6 +24,9 @@ __all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
 logger = logging.getLogger(__name__)
 
 VERSION = {"major": 4, "minor": 0, "revision": 0}
+#: The connect error that refuses the token: the session gives up for good.
+TOKEN_REFUSED = -32002
+#: The connect errors that refuse a resume: the session connects fresh.
 RESUME_REFUSED = frozenset({-32003, -32602})
 AUTH_STATE_EVENT = "signalwire.authorization.state"
 
@@ -96,7 +99,13 @@ class SocketSession:
     """Opens the socket on first need and keeps it up until :meth:`stop`.
 
     Reconnects with jittered backoff, resumes with the last ``protocol`` and connects fresh
-    when the server refuses the resume. Every state change goes to ``state``.
+    when the server refuses the resume. Every state change goes to ``state``. The backoff starts
+    over only after a connection stayed up for ``reconnect.cap`` seconds (see
+    :class:`~fabric_chat_runtime.retry.ReconnectPolicy`).
+
+    Any other error answer to ``signalwire.connect`` (``-32603``, ``-32600``, ...) is a failed
+    connection like a dropped socket: a :class:`~fabric_chat_runtime.errors.ConnectionError`
+    for the first connect, a backoff and a reconnect after that.
 
     When the server refuses the token (``-32002``, e.g. it expired or was revoked) the session
     gives up for good: it logs one warning, moves to ``FAILED``, tells the sink (which ends every
@@ -134,6 +143,7 @@ class SocketSession:
         self._refused: errors.AuthenticationError | None = None
         self._changed = asyncio.Event()
         self._last_rx = 0.0
+        self._up_since: float | None = None
         self._ws: WebSocket | None = None
 
     def __repr__(self) -> str:
@@ -198,8 +208,6 @@ class SocketSession:
                 )
                 try:
                     await self._connect_and_serve(ever_up)
-                    ever_up = True
-                    attempt = 0
                 except _ResumeRefused:
                     logger.info("resume refused; connecting fresh")
                     continue
@@ -208,11 +216,15 @@ class SocketSession:
                     return
                 except errors.FabricChatError as exc:
                     logger.warning("socket failed: %s", type(exc).__name__)
-                    if not ever_up:
+                    if not ever_up and self._up_since is None:
                         self._failure = exc
                         self._state.set(ConnectionState.IDLE)
                         self._notify()
                         return
+                if self._up_since is not None:
+                    ever_up = True
+                    if self._reconnect.clock() - self._up_since >= self._reconnect.cap:
+                        attempt = 0
                 delay = self._reconnect.delay(attempt)
                 attempt += 1
                 self._state.set(ConnectionState.RECONNECTING)
@@ -232,6 +244,8 @@ class SocketSession:
         self._notify()
 
     async def _connect_and_serve(self, resuming: bool) -> None:
+        """Connect, then serve the socket until it drops; ``_up_since`` says if it was up."""
+        self._up_since = None
         ws = await self._transport.ws_connect(self._ws_url, timeout=self._connect_timeout)
         self._ws = ws
         try:
@@ -239,6 +253,7 @@ class SocketSession:
             if resuming:
                 self._sink.on_reconnected()
             self._up = True
+            self._up_since = self._reconnect.clock()
             self._state.set(ConnectionState.CONNECTED)
             self._notify()
             await self._serve(ws)
@@ -273,9 +288,13 @@ class SocketSession:
                 self._protocol = None
                 self._auth_state = None
                 raise _ResumeRefused
-            raise errors.AuthenticationError(
-                frame.error.message or "connect refused", status=401, code=str(code)
-            )
+            if code == TOKEN_REFUSED:
+                raise errors.AuthenticationError(
+                    frame.error.message or "connect refused", status=401, code=str(code)
+                )
+            # Any other error is the server failing this connect, not a verdict on the token.
+            reason = frame.error.message or "no message"
+            raise errors.ConnectionError(f"signalwire.connect failed: {code} ({reason})")
         try:
             result = _decode_connect(frame.result)
         except (msgspec.DecodeError, msgspec.ValidationError):

@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._history import message_position
-from .codec import MessageKey, decoder, has_field
+from ._history import message_position, rewrite_target
+from .codec import MessageKey, decoder
 from .errors import FabricChatError
 from .retry import ReconnectPolicy
 
@@ -70,8 +70,7 @@ class Subscription:
         self._chat_only = chat_only
         self._backfill = backfill
         self._backoff = backoff
-        rewrite = chat_only and address_id is not None and has_field(item_type, "conversation_id")
-        self._rewrite_to = address_id if rewrite else None
+        self._rewrite_to = rewrite_target(item_type, address_id, chat_only)
         self._queue: asyncio.Queue[tuple[MessageKey, msgspec.Raw] | _Resync] = asyncio.Queue()
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()

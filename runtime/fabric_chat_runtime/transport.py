@@ -97,8 +97,11 @@ class Transport:
         self._session: aiohttp.ClientSession | None = session
         self._owned = session is None
         self._user_agent = user_agent
+        self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise errors.ClientClosedError("the HTTP session is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent},
@@ -119,12 +122,14 @@ class Transport:
         """Send one request and read its whole answer.
 
         Raises:
+            ClientClosedError: The HTTP session is closed (e.g. :meth:`aclose` raced the call).
             ConnectionError: The server could not be reached or dropped the connection.
             TimeoutError: No whole answer within ``timeout`` seconds.
         """
+        session = self._client()
         try:
             async with asyncio.timeout(timeout):
-                async with self._client().request(
+                async with session.request(
                     method, url, params=params, headers=headers, data=body
                 ) as response:
                     payload = await response.read()
@@ -136,18 +141,26 @@ class Transport:
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise errors.ConnectionError(f"{method} {_where(url)} failed: {_reason(exc)}") from exc
+        except RuntimeError as exc:
+            # aiohttp's "Session is closed": aclose() raced the call, or the caller closed the
+            # session it handed in.
+            if session.closed:
+                raise errors.ClientClosedError("the HTTP session is closed") from exc
+            raise  # pragma: no cover - not about a closed session: not ours to translate
 
     async def ws_connect(self, url: str, *, timeout: float) -> WebSocket:
         """Open a WebSocket.
 
         Raises:
             APIError: The server refused the upgrade with an HTTP error status.
+            ClientClosedError: The HTTP session is closed.
             ConnectionError: The server could not be reached.
             TimeoutError: The upgrade took longer than ``timeout`` seconds.
         """
+        session = self._client()
         try:
             async with asyncio.timeout(timeout):
-                ws = await self._client().ws_connect(
+                ws = await session.ws_connect(
                     url,
                     autoping=True,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
@@ -162,10 +175,17 @@ class Transport:
             raise errors.ConnectionError(
                 f"socket connect to {_where(url)} failed: {_reason(exc)}"
             ) from exc
+        except RuntimeError as exc:
+            # aiohttp's "Session is closed": aclose() raced the call, or the caller closed the
+            # session it handed in.
+            if session.closed:
+                raise errors.ClientClosedError("the HTTP session is closed") from exc
+            raise  # pragma: no cover - not about a closed session: not ours to translate
         return WebSocket(ws)
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it."""
+        """Close the session if this transport created it; later calls raise ClientClosedError."""
+        self._closed = True
         if self._session is not None and self._owned:
             await self._session.close()
         self._session = None

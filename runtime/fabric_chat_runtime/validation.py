@@ -7,12 +7,15 @@ and returns the value unchanged, so a generated method reads
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import msgspec
+
 from .errors import InvalidArgumentError
 
-__all__ = ["require_callable", "require_int", "require_mapping", "require_str"]
+__all__ = ["require_callable", "require_int", "require_mapping", "require_seconds", "require_str"]
 
 _M = TypeVar("_M", bound="Mapping[str, Any] | None")
 _C = TypeVar("_C", bound=Callable[..., Any])
@@ -45,7 +48,10 @@ def require_int(
 
 
 def require_mapping(name: str, value: _M, *, optional: bool = True) -> _M:
-    """Check that ``value`` is a mapping with ``str`` keys (or ``None`` when optional)."""
+    """Check that ``value`` is a mapping with ``str`` keys whose values encode as JSON.
+
+    ``None`` passes when ``optional``.
+    """
     if value is None:
         if optional:
             return value
@@ -55,7 +61,23 @@ def require_mapping(name: str, value: _M, *, optional: bool = True) -> _M:
     for key in value:
         if not isinstance(key, str):
             raise InvalidArgumentError(f"{name} keys must be str, not {type(key).__name__}")
+    try:
+        msgspec.json.encode(dict(value))
+    except (TypeError, ValueError, RecursionError, msgspec.EncodeError) as exc:
+        raise InvalidArgumentError(f"{name} must encode as JSON: {exc}") from None
     return value
+
+
+def require_seconds(name: str, value: object) -> float:
+    """Check that ``value`` is a positive, finite number of seconds; return it as a float."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)
 
 
 def require_callable(name: str, value: _C) -> _C:

@@ -33,7 +33,9 @@ from .conftest import Inbox
 
 N = 60
 RETRY = RetryPolicy(max_attempts=40, base=0.02, cap=0.2)
-RECONNECT = ReconnectPolicy(base=0.02, cap=0.2)
+#: The backoff resets only after a connection lasted ``cap`` seconds: keep that shorter than the
+#: time between two faults of a series, so each fault meets a fresh backoff.
+RECONNECT = ReconnectPolicy(base=0.02, cap=0.05)
 #: The whole series, faults included, must be over within this many seconds.
 SERIES_LIMIT = 30.0
 

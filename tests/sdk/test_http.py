@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from types import MappingProxyType
 from typing import Any
 
+import aiohttp
+import fabric_chat
 import pytest
 from fabric_chat_runtime import errors
 from fabric_chat_runtime.retry import RetryPolicy, parse_retry_after
+from fabric_chat_runtime.transport import Transport
 
 from .conftest import PEER, Canned, Client, Conversation, FakeServer, Joined, make_token
 
@@ -257,3 +263,83 @@ async def test_a_4xx_after_a_5xx_stops_the_retries(server: FakeServer) -> None:
             await client.engine.join(PEER, result_type=Joined)
     assert sleeps.delays == [0.1875]
     assert server.count("POST", "/api/fabric/conversations/join") == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", True])
+async def test_a_bad_per_call_timeout_is_refused_before_any_request(
+    server: FakeServer, bad: Any
+) -> None:
+    async with fabric_chat.Client(token=server.token) as client:
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: client.chat.get_messages(address_id=PEER, timeout=bad),
+            lambda: client.chat.send_message(address_id=PEER, text="hi", timeout=bad),
+            lambda: client.chat.join(address_id=PEER, timeout=bad),
+            lambda: client.conversation.get_conversations(timeout=bad),
+            lambda: client.get_subscriber_info(timeout=bad),
+        ]
+        for call in calls:
+            with pytest.raises(errors.InvalidArgumentError, match="timeout"):
+                await call()
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0])
+def test_a_bad_client_timeout_is_refused(timeout: float) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="timeout"):
+        fabric_chat.Client(token=make_token("ws://127.0.0.1:9"), timeout=timeout)
+
+
+@pytest.mark.parametrize("name", ["metadata", "details"])
+@pytest.mark.parametrize(
+    "value",
+    [{"k": object()}, {"k": {"nested": {1, object()}}}, {"k": MappingProxyType({"a": 1})}],
+)
+async def test_a_mapping_that_does_not_encode_is_refused_before_the_join(
+    server: FakeServer, name: str, value: dict[str, Any]
+) -> None:
+    async with fabric_chat.Client(token=server.token) as client:
+        with pytest.raises(errors.InvalidArgumentError, match=f"{name} must encode as JSON"):
+            await client.chat.send_message(address_id=PEER, text="hi", **{name: value})
+        with pytest.raises(errors.InvalidArgumentError, match=name):
+            await client.conversation.send_message(address_id=PEER, text="hi", **{name: value})
+    assert server.requests == []  # no join, no send
+    assert server.messages == []
+
+
+async def test_a_mapping_value_that_encodes_is_sent(server: FakeServer) -> None:
+    metadata = {"tags": ("a", "b"), "n": 1, "none": None}
+    async with fabric_chat.Client(token=server.token) as client:
+        await client.chat.send_message(
+            address_id=PEER, text="hi", metadata=MappingProxyType(metadata)
+        )
+    assert server.messages[0]["metadata"] == {"tags": ["a", "b"], "n": 1, "none": None}
+
+
+async def test_a_request_racing_aclose_is_a_client_closed_error(server: FakeServer) -> None:
+    transport = Transport(user_agent="test")
+    answer = await transport.request("GET", server.url + "/api/fabric/conversations", timeout=5)
+    assert answer.status == 401  # no token: any answer will do
+    closing = asyncio.create_task(transport.aclose())
+    await asyncio.sleep(0)  # aclose() has started closing the session, and not finished
+    with pytest.raises(errors.ClientClosedError):
+        await transport.request("GET", server.url + "/api/fabric/conversations", timeout=5)
+    await closing
+    with pytest.raises(errors.ClientClosedError):
+        await transport.ws_connect(server.url.replace("http", "ws"), timeout=5)
+
+
+async def test_a_session_closed_by_its_owner_is_a_client_closed_error(server: FakeServer) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with fabric_chat.Client(token=server.token, session=session) as client:
+        with pytest.raises(errors.ClientClosedError) as caught:
+            await client.chat.get_messages(address_id=PEER)
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        with pytest.raises(errors.ClientClosedError):
+            await client.chat.subscribe(address_id=PEER, on_message=print)
+    with pytest.raises(errors.ClientClosedError) as refused:
+        await Transport(session=session, user_agent="test").ws_connect(
+            server.url.replace("http", "ws"), timeout=5
+        )
+    assert isinstance(refused.value.__cause__, RuntimeError)
+    assert server.requests == []

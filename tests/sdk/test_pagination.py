@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fabric_chat
 import pytest
 from fabric_chat_runtime import errors
+from fabric_chat_runtime._history import MAX_ROUNDS
 from fabric_chat_runtime.pagination import Page
 
-from .conftest import PEER, ChatMessage, Client, Conversation, FakeServer, Message
+from .conftest import PEER, Canned, ChatMessage, Client, Conversation, FakeServer, Message
 
 
 def seed(server: FakeServer, pattern: str) -> list[str]:
@@ -20,7 +22,9 @@ def seed(server: FakeServer, pattern: str) -> list[str]:
     return texts
 
 
-def texts(page: Page[ChatMessage] | None) -> list[str | None]:
+def texts(
+    page: Page[ChatMessage] | Page[fabric_chat.ConversationChatMessage] | None,
+) -> list[str | None]:
     assert page is not None
     return [m.text for m in page.data]
 
@@ -144,3 +148,95 @@ async def test_request_and_protocol_errors(server: FakeServer, client: Client) -
     assert joined.group_id == "group-bob"
     with pytest.raises(errors.ProtocolError):
         await client.engine.request("getSubscriberInfo", result_type=Joined)
+
+
+async def test_a_promised_next_page_is_an_empty_last_page_when_only_logs_remain(
+    server: FakeServer,
+) -> None:
+    """``has_next`` promised a page: when the older server pages hold only logs it is empty and
+    last, so the usual ``while page.has_next`` loop ends instead of meeting ``None``."""
+    seed(server, "lllcc")  # newest first: c c | l l | l
+    async with fabric_chat.Client(token=server.token) as client:
+        page = await client.chat.get_messages(address_id=PEER, page_size=2)
+        assert texts(page) == ["m4", "m3"]
+        assert page.has_next
+        seen = list(texts(page))
+        while page.has_next:
+            following = await page.next_page()
+            assert following is not None
+            page = following
+            seen += texts(page)
+        assert seen == ["m4", "m3"]
+        assert (page.data, page.has_next) == ([], False)
+        assert await page.next_page() is None
+        # The empty page still leads back to the page before it.
+        assert page.has_prev
+        assert texts(await page.prev_page()) == ["m4", "m3"]
+
+
+async def test_a_promised_prev_page_is_an_empty_first_page_when_only_logs_remain(
+    server: FakeServer,
+) -> None:
+    seed(server, "cc")
+    async with fabric_chat.Client(token=server.token) as client:
+        page = await client.chat.get_messages(address_id=PEER, page_size=1)
+        older = await page.next_page()
+        assert texts(older) == ["m0"]
+        assert older is not None
+        assert older.has_prev
+        # The newer message stops being a chat item (say it was turned into a log).
+        server.messages[-1]["subtype"] = "log"
+        newer = await older.prev_page()
+        assert newer is not None
+        assert (newer.data, newer.has_prev) == ([], False)
+        assert await newer.prev_page() is None
+        assert texts(await newer.next_page()) == ["m0"]
+
+
+async def test_a_scan_cut_at_max_rounds_keeps_its_way_on(server: FakeServer) -> None:
+    """More log pages in a row than one page may read: the page keeps working links, both ways,
+    so ``iter_messages`` does not end early and ``prev_page`` gets back to the newest chat."""
+    seed(server, "c" + "l" * (MAX_ROUNDS + 5) + "c")
+    async with fabric_chat.Client(token=server.token) as client:
+        got = [m.text async for m in client.chat.iter_messages(address_id=PEER, page_size=1)]
+        assert got == [f"m{MAX_ROUNDS + 6}", "m0"]
+        newest = await client.chat.get_messages(address_id=PEER, page_size=1)
+        cut = await newest.next_page()
+        assert cut is not None
+        assert (cut.data, cut.has_next) == ([], True)
+        oldest = await cut.next_page()
+        assert texts(oldest) == ["m0"]
+        assert oldest is not None
+        back = await oldest.prev_page()
+        assert back is not None
+        assert (back.data, back.has_prev) == ([], True)
+        assert texts(await back.prev_page()) == [f"m{MAX_ROUNDS + 6}"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"not": "a list"}},
+        {"data": [{"no_id": 1}]},
+        {"data": [], "links": ["not", "an", "object"]},
+        ["not", "an", "envelope"],
+    ],
+)
+async def test_a_malformed_page_is_a_protocol_error(server: FakeServer, body: object) -> None:
+    history = "/api/fabric/conversations/group-bob/messages"
+    async with fabric_chat.Client(token=server.token) as client:
+        server.fail(history, Canned(200, body))
+        with pytest.raises(errors.ProtocolError, match="unexpected page"):
+            await client.chat.get_messages(address_id=PEER)
+        server.fail(history, Canned(200, body))
+        with pytest.raises(errors.ProtocolError, match="unexpected page"):
+            await client.conversation.get_conversation_messages(address_id=PEER)
+        server.fail("/api/fabric/messages", Canned(200, body))
+        with pytest.raises(errors.ProtocolError, match="unexpected page"):
+            await client.conversation.get_messages()
+        # A page of the next walk is checked the same way.
+        seed(server, "cc")
+        page = await client.chat.get_messages(address_id=PEER, page_size=1)
+        server.fail(history, Canned(200, body))
+        with pytest.raises(errors.ProtocolError):
+            await page.next_page()

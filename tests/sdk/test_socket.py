@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
+from aiohttp import web
 from fabric_chat_runtime import errors
 from fabric_chat_runtime.retry import ReconnectPolicy
 from fabric_chat_runtime.session import HeartbeatPolicy
@@ -198,14 +200,24 @@ async def test_state_changes_are_observable(
     ]
 
 
+async def _until_served(ws: web.WebSocketResponse, name: str) -> None:
+    """Ping the client and wait for its answer: it is connected and serving the socket."""
+    await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": name, "method": "signalwire.ping"}))
+    async for frame in ws:
+        if json.loads(frame.data).get("id") == name:
+            return
+
+
+def _accept(hello: dict[str, object]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {"protocol": "p"}})
+
+
 async def test_reconnect_backoff_is_jittered_exponential_and_resets(server: FakeServer) -> None:
-    """A table of reconnect delays, with injected sleep and random: it grows, caps, resets."""
-    import json
-
-    from aiohttp import web
-
+    """A table of reconnect delays, with injected sleep, random and clock: it grows, caps, and
+    resets after a connection that lasted ``cap`` seconds."""
     attempts: list[int] = []
     slept: list[float] = []
+    now = [1000.0]
 
     async def sleep(delay: float) -> None:
         slept.append(delay)
@@ -215,19 +227,132 @@ async def test_reconnect_backoff_is_jittered_exponential_and_resets(server: Fake
         if len(attempts) in (2, 3, 4):
             await ws.close()  # refused mid-connect: a failed reconnect
             return
-        reply = {"jsonrpc": "2.0", "id": hello["id"], "result": {"protocol": "p"}}
-        await ws.send_str(json.dumps(reply))
+        await ws.send_str(_accept(hello))
         if len(attempts) in (1, 5):
-            await asyncio.sleep(0.05)
+            await _until_served(ws, f"up-{len(attempts)}")
+            if len(attempts) == 5:
+                now[0] += 0.5  # this connection outlasted the cap: the backoff starts over
             await ws.close()  # up, then dropped
             return
         async for _ in ws:
             pass
 
     server.script = script
-    reconnect = ReconnectPolicy(base=0.1, cap=0.3, jitter=0.5, random=lambda: 0.5, sleep=sleep)
+    reconnect = ReconnectPolicy(
+        base=0.1, cap=0.3, jitter=0.5, random=lambda: 0.5, sleep=sleep, clock=lambda: now[0]
+    )
     async with Client(token=server.token, reconnect=reconnect) as client:
         await subscribe(client, [])
         await eventually(lambda: len(attempts) == 6 and client.state is ConnectionState.CONNECTED)
     # Each delay is min(cap, base * 2**n) less half of it (jitter 0.5 x random 0.5 = 25 %).
     assert slept == pytest.approx([0.075, 0.15, 0.225, 0.225, 0.075])
+
+
+async def test_a_server_that_drops_at_once_meets_a_growing_backoff(server: FakeServer) -> None:
+    """Connections that drop right after the connect result never reset the backoff: the delays
+    grow to the cap instead of a reconnect every ``base`` seconds; one that lasts resets it."""
+    attempts: list[int] = []
+    slept: list[float] = []
+    now = [50.0]
+    release = asyncio.Event()
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    async def script(ws: web.WebSocketResponse, hello: dict[str, object]) -> None:
+        attempts.append(len(attempts) + 1)
+        await ws.send_str(_accept(hello))
+        if len(attempts) == 1:
+            await release.wait()  # up until the test has subscribed
+        elif len(attempts) == 9:
+            await _until_served(ws, "lasting")
+            now[0] += 3.0  # up for the cap, by the injected clock
+        elif len(attempts) == 10:
+            async for _ in ws:
+                pass
+        # Anything else: accepted, then dropped at once.
+
+    server.script = script
+    reconnect = ReconnectPolicy(random=lambda: 0.0, sleep=sleep, clock=lambda: now[0])
+    async with Client(token=server.token, reconnect=reconnect) as client:
+        await subscribe(client, [])
+        release.set()
+        await eventually(lambda: len(attempts) == 10 and client.state is ConnectionState.CONNECTED)
+    assert slept == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 3.0, 3.0, 0.1])
+
+
+def _connect_error(hello: dict[str, object], code: int) -> str:
+    error = {"code": code, "message": "internal error"}
+    return json.dumps({"jsonrpc": "2.0", "id": hello["id"], "error": error})
+
+
+@pytest.mark.parametrize("code", [-32603, -32600])
+async def test_a_connect_error_that_is_not_a_refused_token_is_a_failed_connection(
+    server: FakeServer, code: int
+) -> None:
+    """Only ``-32002`` refuses the token. Any other error answer to a fresh connect is a failed
+    connection: back off, reconnect, and the live subscription delivers again; no 401."""
+    got: list[ChatMessage] = []
+    slept: list[float] = []
+    fresh: list[bool] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    async def script(ws: web.WebSocketResponse, hello: dict[str, object]) -> None:
+        params = hello["params"]
+        assert isinstance(params, dict)
+        fresh.append("protocol" not in params)
+        if len(fresh) == 2:  # the reconnect's resume: refused, so the client connects fresh
+            await ws.send_str(_connect_error(hello, -32003))
+            return
+        if len(fresh) == 3:  # the fresh connect fails once, as a server in trouble would
+            await ws.send_str(_connect_error(hello, code))
+            return
+        await ws.send_str(_accept(hello))
+        server.sockets.append(ws)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            server.sockets.remove(ws)
+
+    server.script = script
+    states: list[ConnectionState] = []
+    reconnect = ReconnectPolicy(random=lambda: 0.0, sleep=sleep)
+    async with Client(token=server.token, reconnect=reconnect) as client:
+        client.on_state_change(states.append)
+        await subscribe(client, got)
+        await server.drop_sockets()
+        await eventually(lambda: len(fresh) == 4 and client.state is ConnectionState.CONNECTED)
+        await server.publish(server.add("after"))
+        await eventually(lambda: [m.text for m in got] == ["after"])
+        # A later feed opens on the same socket.
+        await subscribe(client, [])
+    assert fresh == [True, False, True, True]
+    assert slept == pytest.approx([0.1, 0.2])  # the drop, then the failed connect
+    assert ConnectionState.FAILED not in states
+
+
+async def test_a_first_connect_that_fails_with_an_internal_error_can_be_retried(
+    server: FakeServer,
+) -> None:
+    answers = iter([-32603])
+
+    async def script(ws: web.WebSocketResponse, hello: dict[str, object]) -> None:
+        code = next(answers, None)
+        if code is not None:
+            await ws.send_str(_connect_error(hello, code))
+            return
+        await ws.send_str(_accept(hello))
+        async for _ in ws:
+            pass
+
+    server.script = script
+    async with Client(token=server.token) as client:
+        with pytest.raises(errors.ConnectionError, match="-32603") as caught:
+            await subscribe(client, [])
+        assert not isinstance(caught.value, errors.AuthenticationError)
+        assert client.state is ConnectionState.IDLE
+        await subscribe(client, [])
+        assert client.state is ConnectionState.CONNECTED

@@ -179,7 +179,13 @@ async def test_backward_pages_walk_forward_again(server: FakeServer, client: Cli
     assert [m.text for m in forward.data] == [m.text for m in back.data]
     # A stored message that vanished: positions fall back to their index.
     server.messages.clear()
-    assert await back_again.next_page() is None
+    gone = await back_again.next_page()
+    assert gone is not None
+    assert (gone.data, gone.has_next) == ([], False)
+    # It still leads back, to what is left: nothing.
+    emptied = await gone.prev_page()
+    assert emptied is not None
+    assert (emptied.data, emptied.has_prev) == ([], False)
 
 
 async def test_plain_pages_follow_links(server: FakeServer, client: Client) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
+import fabric_chat
 import pytest
 from aiohttp import WSMsgType, web
 from fabric_chat_runtime import errors
 from fabric_chat_runtime.retry import ReconnectPolicy
 
-from .conftest import PEER, ChatMessage, Client, FakeServer, Inbox, eventually
+from .conftest import PEER, Canned, ChatMessage, Client, FakeServer, Inbox, eventually
 
 FAST = ReconnectPolicy(base=0.01, cap=0.05)
 
@@ -162,3 +164,43 @@ async def test_socket_upgrade_refused(server: FakeServer) -> None:
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
             )
     assert caught.value.status == 401  # the fake answers 401 to any unauthenticated path
+
+
+MALFORMED_PAGE = {"data": [{"no_id": True}]}
+
+
+async def test_a_malformed_first_page_fails_the_subscribe_with_a_protocol_error(
+    server: FakeServer,
+) -> None:
+    async with fabric_chat.Client(token=server.token) as client:
+        server.fail("/api/fabric/conversations/group-bob/messages", Canned(200, MALFORMED_PAGE))
+        with pytest.raises(errors.ProtocolError, match="unexpected page"):
+            await client.chat.subscribe(address_id=PEER, on_message=print)
+        server.fail("/api/fabric/messages", Canned(200, ["not", "a", "page"]))
+        with pytest.raises(errors.ProtocolError, match="unexpected page"):
+            async with client.conversation.stream():
+                raise AssertionError("the stream opened")  # pragma: no cover
+        # Nothing is left running, and the next subscribe works.
+        got = Inbox()
+        await client.chat.subscribe(address_id=PEER, on_message=got.append)
+        await server.publish(server.add("works"))
+        await got.wait(1)
+    assert [m.text for m in got] == ["works"]
+
+
+async def test_a_malformed_backfill_page_is_a_protocol_error_and_is_retried(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    got = Inbox()
+    async with Client(token=server.token, reconnect=FAST) as client:
+        await client.engine.subscribe(
+            item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True
+        )
+        missed = server.add("missed while down")
+        server.fail("/api/fabric/conversations/group-bob/messages", Canned(200, MALFORMED_PAGE))
+        await server.drop_sockets()
+        await got.wait(1)
+    assert [m.text for m in got] == [missed["text"]]
+    failures = [r.getMessage() for r in caplog.records if "backfill failed" in r.getMessage()]
+    assert failures == ["backfill failed (ProtocolError); attempt 1"]
