@@ -1,7 +1,9 @@
 """Live message feeds over the client's one socket.
 
 Each :class:`Subscription` is a local filter with its own queue and worker task, so a slow
-callback never holds up the socket reader. It remembers the last message it delivered and,
+(async) callback never holds up the socket reader. A plain function callback is called by the
+reader itself when nothing is queued before it (the common case: one hop fewer per message);
+anything else goes through the queue, in order. It remembers the last message it delivered and,
 after any reconnect, backfills from history everything newer, in order, before live events;
 it drops any message whose id it has already delivered.
 """
@@ -46,6 +48,15 @@ class _Resync:
 _RESYNC = _Resync()
 
 
+class _Pending:
+    """An awaitable that a plain callback returned, for the worker to await in order."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
+
 class Subscription:
     """A live filter on the client's socket; :meth:`cancel` ends it (idempotent).
 
@@ -71,7 +82,12 @@ class Subscription:
         self._backfill = backfill
         self._backoff = backoff
         self._rewrite_to = rewrite_target(item_type, address_id, chat_only)
-        self._queue: asyncio.Queue[tuple[MessageKey, msgspec.Raw] | _Resync] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[MessageKey, msgspec.Raw] | _Resync | _Pending] = (
+            asyncio.Queue()
+        )
+        # The reader may call a plain function itself; a coroutine function goes to the worker.
+        self._inline = not inspect.iscoroutinefunction(on_message)
+        self._busy = False
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self._cursor: tuple[float, str] | None = None
@@ -161,8 +177,18 @@ class Subscription:
         )
 
     def offer(self, key: MessageKey, raw: msgspec.Raw) -> None:
-        """Queue one live message for the worker."""
-        if not self._cancelled:
+        """Deliver one live message now when nothing is ahead of it, else queue it in order."""
+        if self._cancelled:
+            return
+        if (
+            self._inline
+            and not self._busy
+            and not self._stale
+            and self._started.is_set()
+            and self._queue.empty()
+        ):
+            self._take(key, raw)
+        else:
             self._queue.put_nowait((key, raw))
 
     def resync(self) -> None:
@@ -175,19 +201,38 @@ class Subscription:
         await self._started.wait()
         while not self._cancelled:
             entry = await self._queue.get()
-            if isinstance(entry, _Resync) or self._stale:
-                await self._catch_up()
-            if isinstance(entry, _Resync):
-                continue
-            key, raw = entry
-            if key.id in self._seen:
-                continue
+            self._busy = True
             try:
-                item = self._decode(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                logger.warning("dropping a message that does not decode")
-                continue
-            await self._deliver(item)
+                if isinstance(entry, _Pending):
+                    await self._settle(entry.awaitable)
+                    continue
+                if isinstance(entry, _Resync) or self._stale:
+                    await self._catch_up()
+                if isinstance(entry, _Resync):
+                    continue
+                key, raw = entry
+                pending = self._take(key, raw)
+                if pending is not None:
+                    await self._settle(pending)
+            finally:
+                self._busy = False
+
+    def _take(self, key: MessageKey, raw: msgspec.Raw) -> Awaitable[Any] | None:
+        """Decode and deliver one live message; return what the callback left to await."""
+        if key.id in self._seen:
+            return None
+        try:
+            item = self._decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            logger.warning("dropping a message that does not decode")
+            return None
+        result = self._call(item)
+        if result is not None and not self._busy:
+            # Called by the reader, a plain callback returned an awaitable: the worker awaits it,
+            # ahead of anything offered after it (the queue is no longer empty).
+            self._queue.put_nowait(_Pending(result))
+            return None
+        return result
 
     async def _catch_up(self) -> None:
         for attempt in range(BACKFILL_ATTEMPTS):
@@ -205,9 +250,15 @@ class Subscription:
         self._stale = True
 
     async def _deliver(self, item: Any) -> None:
+        pending = self._call(item)
+        if pending is not None:
+            await self._settle(pending)
+
+    def _call(self, item: Any) -> Awaitable[Any] | None:
+        """Deliver ``item`` unless cancelled or seen; return the callback's awaitable, if any."""
         message_id = str(getattr(item, "id", ""))
         if self._cancelled or message_id in self._seen:
-            return
+            return None
         self._remember(message_id)
         position = message_position(item)
         if self._cursor is None or position > self._cursor:
@@ -216,8 +267,15 @@ class Subscription:
             item = msgspec.structs.replace(item, conversation_id=self._rewrite_to)
         try:
             result = self._on_message(item)
-            if inspect.isawaitable(result):
-                await result
+        except Exception:
+            logger.exception("on_message callback failed")
+            return None
+        return result if inspect.isawaitable(result) else None
+
+    @staticmethod
+    async def _settle(awaitable: Awaitable[Any]) -> None:
+        try:
+            await awaitable
         except Exception:
             logger.exception("on_message callback failed")
 

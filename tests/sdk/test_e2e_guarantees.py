@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import fabric_chat
@@ -161,6 +162,35 @@ async def test_on_message_sync_and_async(world: World) -> None:
         await eventually(lambda: len(sync_got) == 3)
     assert [m.text for m in sync_got] == [m.text for m in async_got] == ["a", "b", "c"]
     assert all(isinstance(m, ConversationChatMessage) for m in async_got)
+
+
+async def test_a_plain_callback_that_returns_an_awaitable_is_awaited_in_order(
+    world: World,
+) -> None:
+    """A plain function (not ``async def``) returning a coroutine: awaited, in order, once."""
+    finished: list[str] = []
+    gate = asyncio.Event()
+
+    async def finish(message: ConversationChatMessage) -> None:
+        if message.text == "p0":
+            await gate.wait()  # the first one is slow: the others must wait behind it
+        finished.append(str(message.text))
+
+    def plain(message: ConversationChatMessage) -> Any:
+        return finish(message)
+
+    witness = Inbox()
+    async with Client(token=world.bob_token) as bob, Client(token=world.alice_token) as alice:
+        await bob.chat.subscribe(address_id=world.alice, on_message=plain)
+        await bob.chat.subscribe(address_id=world.alice, on_message=witness.append)
+        for n in range(3):
+            await alice.chat.send_message(address_id=world.bob, text=f"p{n}")
+        await witness.wait(3)
+        await asyncio.sleep(0.05)
+        assert finished == []  # p1 and p2 are queued behind p0's awaitable
+        gate.set()
+        await eventually(lambda: len(finished) == 3)
+    assert finished == ["p0", "p1", "p2"]
 
 
 async def test_cancel_is_final_even_while_a_callback_runs(world: World) -> None:
