@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from fabric_chat_runtime.client import BaseClient
 from fabric_chat_runtime.contract import Contract, Param, Route
 from fabric_chat_runtime.engine import Engine
+from fabric_chat_server.testing import LocalServer
 
 ME = "addr-alice"
 PEER = "addr-bob"
@@ -413,3 +414,29 @@ class Inbox(list[Any]):
             while len(self) < count:
                 self._grown.clear()
                 await self._grown.wait()
+
+
+@dataclass
+class World:
+    """A real in-process server with two subscribers, alice and bob, and their addresses."""
+
+    server: LocalServer
+    alice_token: str
+    bob_token: str
+    alice: str
+    bob: str
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    """Start a :class:`LocalServer` and mint alice's and bob's tokens."""
+    async with LocalServer() as server:
+        alice_token = await server.token("alice", display_name="Alice")
+        bob_token = await server.token("bob", display_name="Bob")
+        yield World(
+            server,
+            alice_token,
+            bob_token,
+            await server.address_of("alice"),
+            await server.address_of("bob"),
+        )

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,32 +17,8 @@ import pytest
 from fabric_chat import Client, ConversationChatMessage, ConversationMessage
 from fabric_chat_runtime.state import ConnectionState
 from fabric_chat_server.store import MessageRecord
-from fabric_chat_server.testing import LocalServer
 
-from .conftest import eventually, make_token
-
-
-@dataclass
-class World:
-    server: LocalServer
-    alice_token: str
-    bob_token: str
-    alice: str
-    bob: str
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    async with LocalServer() as server:
-        alice_token = await server.token("alice", display_name="Alice")
-        bob_token = await server.token("bob", display_name="Bob")
-        yield World(
-            server,
-            alice_token,
-            bob_token,
-            await server.address_of("alice"),
-            await server.address_of("bob"),
-        )
+from .conftest import World, eventually, make_token
 
 
 async def test_seed_get_messages_example(world: World) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -21,34 +20,10 @@ import pytest
 from aiohttp import web
 from fabric_chat import Client, ConversationChatMessage
 from fabric_chat_runtime import ConnectionState, ReconnectPolicy, RetryPolicy
-from fabric_chat_server.testing import LocalServer
 
-from .conftest import PEER, Canned, FakeServer, Inbox, eventually
+from .conftest import PEER, Canned, FakeServer, Inbox, World, eventually
 
 SEND_PATH = "/api/fabric/messages"
-
-
-@dataclass
-class World:
-    server: LocalServer
-    alice_token: str
-    bob_token: str
-    alice: str
-    bob: str
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    async with LocalServer() as server:
-        alice_token = await server.token("alice", display_name="Alice")
-        bob_token = await server.token("bob", display_name="Bob")
-        yield World(
-            server,
-            alice_token,
-            bob_token,
-            await server.address_of("alice"),
-            await server.address_of("bob"),
-        )
 
 
 class Recorder:
