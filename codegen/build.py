@@ -10,6 +10,8 @@ from .ir import (
     ClientIR,
     EventIR,
     FieldIR,
+    FieldRuleIR,
+    LimitIR,
     MethodIR,
     MethodParamIR,
     NamespaceIR,
@@ -26,6 +28,8 @@ from .seam import ENGINE_METHODS, ERRORS
 
 __all__ = [
     "build_ir",
+    "constraint_keywords",
+    "limit_value",
     "markdown_anchor",
     "object_heading",
     "object_json_schemas",
@@ -81,7 +85,43 @@ def with_known_values(description: str, known: list[str] | tuple[str, ...]) -> s
     return f"{description} Known values: {values}; others are kept as they are."
 
 
-def _property_schema(prop: dict[str, Any], prefix: str) -> dict[str, Any]:
+_KEYWORDS = (
+    ("minimum", "minimum"),
+    ("maximum", "maximum"),
+    ("min_length", "minLength"),
+    ("max_length", "maxLength"),
+    ("max_items", "maxItems"),
+    ("pattern", "pattern"),
+    ("enum", "enum"),
+)
+"""Spec keywords of a property, parameter or item and the JSON Schema keyword each becomes."""
+
+
+def limit_value(value: object, limits: dict[str, Any]) -> Any:
+    """Return ``value``, or the value of the limit it names (a limit is named by a string)."""
+    if isinstance(value, str):
+        return limits[value]["value"]
+    return value
+
+
+def constraint_keywords(spec: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON Schema keywords of a property, parameter or item, limits resolved."""
+    found: dict[str, Any] = {}
+    for key, target in _KEYWORDS:
+        if key in spec:
+            found[target] = spec[key] if key == "enum" else limit_value(spec[key], limits)
+    return found
+
+
+def _item_schema(item: dict[str, Any], prefix: str, limits: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in item:
+        return {"$ref": prefix + item["$ref"]}
+    return {"type": item["type"], **constraint_keywords(item, limits)}
+
+
+def _property_schema(
+    prop: dict[str, Any], prefix: str, limits: dict[str, Any], *, constraints: bool
+) -> dict[str, Any]:
     schema: dict[str, Any]
     if "$ref" in prop:
         ref = {"$ref": prefix + prop["$ref"]}
@@ -90,24 +130,29 @@ def _property_schema(prop: dict[str, Any], prefix: str) -> dict[str, Any]:
         schema = {"type": prop["type"]}
         if "items" in prop:
             item = prop["items"]
-            schema["items"] = (
-                {"$ref": prefix + item["$ref"]} if "$ref" in item else {"type": item["type"]}
-            )
-        for key, target in (
-            ("minimum", "minimum"),
-            ("maximum", "maximum"),
-            ("min_length", "minLength"),
-        ):
-            if key in prop:
-                schema[target] = prop[key]
+            kept = item if constraints else {k: v for k, v in item.items() if k in ("type", "$ref")}
+            schema["items"] = _item_schema(kept, prefix, limits)
+        if constraints:
+            schema.update(constraint_keywords(prop, limits))
+            if "bounded_by" in prop:
+                schema["x-limits"] = {name: limits[name]["value"] for name in prop["bounded_by"]}
     schema["description"] = with_known_values(prop["description"], prop.get("known_values", []))
     if "default" in prop:
         schema["default"] = prop["default"]
     return schema
 
 
-def object_json_schemas(objects: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
-    """Return each object's JSON Schema, references written as ``prefix + Name``."""
+def object_json_schemas(
+    objects: dict[str, Any], prefix: str, limits: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Return each object's JSON Schema, references written as ``prefix + Name``.
+
+    Without ``limits`` (the spec's ``limits``) the schemas leave out every constraint
+    (``maxLength``, ``pattern``, ``enum``, ...): the models stay forgiving on input; the exports
+    and the server are strict.
+    """
+    constraints = limits is not None
+    limits = limits or {}
     result: dict[str, dict[str, Any]] = {}
     for name, obj in objects.items():
         schema: dict[str, Any] = {
@@ -115,7 +160,7 @@ def object_json_schemas(objects: dict[str, Any], prefix: str) -> dict[str, dict[
             "type": "object",
             "description": obj["description"],
             "properties": {
-                prop_name: _property_schema(prop, prefix)
+                prop_name: _property_schema(prop, prefix, limits, constraints=constraints)
                 for prop_name, prop in obj["properties"].items()
             },
         }
@@ -156,8 +201,8 @@ def _named_object(prop: dict[str, Any]) -> str | None:
     return str(item["$ref"]) if "$ref" in item else None
 
 
-def _objects(objects: dict[str, Any]) -> tuple[ObjectIR, ...]:
-    schemas = object_json_schemas(objects, OPENAPI_PREFIX)
+def _objects(objects: dict[str, Any], limits: dict[str, Any]) -> tuple[ObjectIR, ...]:
+    schemas = object_json_schemas(objects, OPENAPI_PREFIX, limits)
     anchors = {name: markdown_anchor(object_heading(name)) for name in objects}
     result = []
     for name, obj in objects.items():
@@ -193,6 +238,7 @@ def _objects(objects: dict[str, Any]) -> tuple[ObjectIR, ...]:
 
 def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteIR, ...]:
     shared = data["parameters"]
+    limits = data.get("limits", {})
     routes = []
     for op_id, op in data["operations"].items():
         params = []
@@ -210,8 +256,10 @@ def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteI
                     json_type=body["type"],
                     required=bool(body.get("required", False)),
                     default=body.get("default"),
-                    minimum=body.get("minimum"),
-                    maximum=body.get("maximum"),
+                    minimum=limit_value(body.get("minimum"), limits),
+                    maximum=limit_value(body.get("maximum"), limits),
+                    max_length=limit_value(body.get("max_length"), limits),
+                    pattern=limit_value(body.get("pattern"), limits),
                     description=body["description"],
                 )
             )
@@ -230,6 +278,81 @@ def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteI
             )
         )
     return tuple(routes)
+
+
+def _limits(data: dict[str, Any], limits: dict[str, Any]) -> tuple[LimitIR, ...]:
+    """Return every limit with the places that name it, in the spec's order."""
+    used: dict[str, list[str]] = {name: [] for name in limits}
+
+    def note(spec: dict[str, Any], where: str) -> None:
+        names = [spec[key] for key, _ in _KEYWORDS if isinstance(spec.get(key), str)]
+        names += list(spec.get("bounded_by", ()))
+        for name in names:
+            if where not in used[name]:
+                used[name].append(where)
+
+    for obj_name, obj in data["objects"].items():
+        for prop_name, prop in obj["properties"].items():
+            note(prop, f"{obj_name}.{prop_name}")
+            if isinstance(prop.get("items"), dict):
+                note(prop["items"], f"{obj_name}.{prop_name}[]")
+    shared = data["parameters"]
+    for op_id, op in data["operations"].items():
+        for param in op.get("params", []):
+            name, body = (
+                (param["$ref"], shared[param["$ref"]])
+                if "$ref" in param
+                else (param["name"], param)
+            )
+            note(body, f"{op_id} {name}")
+    return tuple(
+        LimitIR(
+            name=name,
+            value=body["value"],
+            py_type="str" if isinstance(body["value"], str) else "int",
+            unit=body["unit"],
+            description=body["description"],
+            used_by=tuple(used[name]),
+        )
+        for name, body in limits.items()
+    )
+
+
+def _field_rules(objects: dict[str, Any], limits: dict[str, Any]) -> tuple[FieldRuleIR, ...]:
+    """Return the limits of every property that has any, for the server to enforce."""
+    rules = []
+    for obj_name, obj in objects.items():
+        for prop_name, prop in obj["properties"].items():
+            keywords = constraint_keywords(prop, limits)
+            item = prop.get("items")
+            item_keywords = constraint_keywords(item, limits) if isinstance(item, dict) else {}
+            bounded = tuple(prop.get("bounded_by", ()))
+            if not (keywords or item_keywords or bounded):
+                continue
+            arguments = {
+                "max_length": keywords.get("maxLength"),
+                "min_length": keywords.get("minLength"),
+                "pattern": keywords.get("pattern"),
+                "minimum": keywords.get("minimum"),
+                "maximum": keywords.get("maximum"),
+                "max_items": keywords.get("maxItems"),
+                "enum": tuple(keywords["enum"]) if "enum" in keywords else None,
+                "item_max_length": item_keywords.get("maxLength"),
+                "item_pattern": item_keywords.get("pattern"),
+                "bounded_by": bounded or None,
+            }
+            rules.append(
+                FieldRuleIR(
+                    object=obj_name,
+                    field=prop_name,
+                    arguments=", ".join(
+                        f"{key}={_literal(value)}"
+                        for key, value in arguments.items()
+                        if value is not None
+                    ),
+                )
+            )
+    return tuple(rules)
 
 
 def _method_param(name: str, param: dict[str, Any], item_type: str) -> MethodParamIR:
@@ -345,7 +468,8 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
         )
         for name, body in data["sdk_types"].items()
     )
-    objects = _objects(data["objects"])
+    limits = data.get("limits", {})
+    objects = _objects(data["objects"], limits)
     anchors = {obj.name: obj.anchor for obj in objects}
     anchors.update({sdk_type.name: sdk_type.anchor for sdk_type in sdk_types})
     namespaces = []
@@ -401,4 +525,6 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
         namespace_imports=tuple(sorted(ns_types)),
         client_imports=tuple(sorted(client_types)),
         contract_imports=tuple(sorted(contract_types)),
+        limits=_limits(data, limits),
+        field_rules=_field_rules(data["objects"], limits),
     )

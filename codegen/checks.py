@@ -101,7 +101,49 @@ class _Checker:
         if name not in self.data["objects"]:
             self.fail(path, f"unknown {kind} reference {name!r}")
 
+    def limit_refs(self) -> None:
+        """Every limit a property, item or parameter names exists and has the right type."""
+        limits: dict[str, Any] = self.data.get("limits", {})
+
+        def check(path: Location, spec: dict[str, Any]) -> None:
+            for key in ("minimum", "maximum", "max_length", "max_items", "pattern"):
+                value = spec.get(key)
+                if not isinstance(value, str):
+                    continue
+                limit = limits.get(value)
+                want = str if key == "pattern" else int
+                if limit is None:
+                    self.fail((*path, key), f"{key} names unknown limit {value!r}")
+                elif not isinstance(limit["value"], want) or isinstance(limit["value"], bool):
+                    self.fail((*path, key), f"{key} needs a limit of type {want.__name__}")
+            for index, name in enumerate(spec.get("bounded_by", ())):
+                if name not in limits:
+                    self.fail(
+                        (*path, "bounded_by", index), f"bounded_by names unknown limit {name!r}"
+                    )
+
+        for name, limit in limits.items():
+            if limit["unit"] == "pattern":
+                try:
+                    re.compile(str(limit["value"]))
+                except re.error as exc:
+                    self.fail(("limits", name, "value"), f"limit {name!r} is not a regex: {exc}")
+        for obj_name, obj in self.data["objects"].items():
+            for prop_name, prop in obj["properties"].items():
+                path: Location = ("objects", obj_name, "properties", prop_name)
+                check(path, prop)
+                if isinstance(prop.get("items"), dict):
+                    check((*path, "items"), prop["items"])
+        for name, param in self.data["parameters"].items():
+            check(("parameters", name), param)
+        for op_id, op in self.data["operations"].items():
+            for index, param in enumerate(op.get("params", [])):
+                check(("operations", op_id, "params", index), param)
+
     def run(self) -> list[SpecError]:
+        self.limit_refs()
+        if self.errors:
+            return self.errors
         self.objects()
         self.operations()
         self.websocket()
@@ -291,7 +333,11 @@ class _Checker:
     def bounds(self, path: Location, name: str, spec: dict[str, Any], value: object) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             return
-        low, high = spec.get("minimum"), spec.get("maximum")
+        limits: dict[str, Any] = self.data.get("limits", {})
+        low, high = (
+            limits[bound]["value"] if isinstance(bound, str) else bound
+            for bound in (spec.get("minimum"), spec.get("maximum"))
+        )
         if (low is not None and value < low) or (high is not None and value > high):
             self.fail((*path, "default"), f"{name}: default {value} is outside {low}..{high}")
 
@@ -398,7 +444,9 @@ class _Checker:
 def _example_errors(located: Located) -> Iterator[SpecError]:
     from .build import object_json_schemas
 
-    schemas = object_json_schemas(located.data["objects"], "#/$defs/")
+    schemas = object_json_schemas(
+        located.data["objects"], "#/$defs/", located.data.get("limits", {})
+    )
     for name, obj in located.data["objects"].items():
         schema = {**schemas[name], "$defs": schemas}
         for error in jsonschema.Draft202012Validator(schema).iter_errors(obj["example"]):

@@ -28,6 +28,10 @@ def _param_schema(route: RouteIR) -> list[dict[str, Any]]:
             schema["minimum"] = param.minimum
         if param.maximum is not None:
             schema["maximum"] = param.maximum
+        if param.max_length is not None:
+            schema["maxLength"] = param.max_length
+        if param.pattern is not None:
+            schema["pattern"] = param.pattern
         if param.location == "path" or param.json_type == "string":
             schema["minLength"] = 1
         params.append(

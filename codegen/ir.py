@@ -13,6 +13,8 @@ __all__ = [
     "ClientIR",
     "EventIR",
     "FieldIR",
+    "FieldRuleIR",
+    "LimitIR",
     "MethodIR",
     "MethodParamIR",
     "NamespaceIR",
@@ -66,6 +68,29 @@ class ObjectIR:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitIR:
+    """One limit of the spec's ``limits``, with the places that name it."""
+
+    name: str
+    value: int | str
+    py_type: str
+    """``int`` or ``str``: the type of the limit's field in the generated ``Limits``."""
+    unit: str
+    description: str
+    used_by: tuple[str, ...]
+    """``Object.field`` and ``operationId param`` that name the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRuleIR:
+    """The limits of one property, as the keyword arguments of the generated ``FieldRule``."""
+
+    object: str
+    field: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ParamIR:
     """One path, query or header parameter of a route."""
 
@@ -77,6 +102,8 @@ class ParamIR:
     default: object
     minimum: int | None
     maximum: int | None
+    max_length: int | None
+    pattern: str | None
     description: str
 
 
@@ -230,3 +257,7 @@ class PackageIR:
     """Model names the client module imports."""
     contract_imports: tuple[str, ...]
     """Model names the contract module imports."""
+    limits: tuple[LimitIR, ...] = ()
+    """The spec's limits, in its order."""
+    field_rules: tuple[FieldRuleIR, ...] = ()
+    """The limits of every property that has any."""

@@ -39,7 +39,10 @@ def _wrapped(schemas: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def render_structs(objects: dict[str, Any], banner: str) -> str:
-    """Return the source of ``models.py`` (before our ruff pass) for the spec's objects."""
+    """Return the source of ``models.py`` (before our ruff pass) for the spec's objects.
+
+    The structs get no limits (they decode what any server sends); the server enforces them.
+    """
     schemas = _wrapped(object_json_schemas(objects, "#/$defs/"))
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": schemas}
     # Per-class template data: objects the server sends keep every key on the wire.

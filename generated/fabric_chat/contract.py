@@ -7,6 +7,8 @@ handlers and checks parameters from it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fabric_chat_runtime.contract import Contract, EventType, Param, Route, RpcMethod
 
 from .models import (
@@ -33,7 +35,16 @@ from .models import (
     SubscriberInfo,
 )
 
-__all__ = ["CONTRACT", "ERROR_STATUSES", "RPC_ERRORS", "WS_PATH"]
+__all__ = [
+    "CONTRACT",
+    "ERROR_STATUSES",
+    "FIELD_RULES",
+    "LIMITS",
+    "RPC_ERRORS",
+    "WS_PATH",
+    "FieldRule",
+    "Limits",
+]
 
 WS_PATH = "/"
 """The path of the WebSocket (JSON-RPC 2.0, one object per text frame)."""
@@ -357,3 +368,124 @@ CONTRACT = Contract(
     ),
 )
 """Every route, JSON-RPC method and event of ``spec/chat.yaml``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of ``spec/chat.yaml``: the server enforces them, the exports carry them."""
+
+    body_bytes: int
+    """The largest HTTP request body, and the largest WebSocket text frame. Unit: bytes."""
+    text_length: int
+    """The longest message text. Unit: characters."""
+    json_depth: int
+    """The deepest nesting of ``metadata`` and ``details`` (``{}`` is one level); a whole body
+    or frame may nest 8 levels more. Unit: levels."""
+    json_bytes: int
+    """The largest ``metadata`` and the largest ``details`` of a message, encoded as JSON. Unit:
+    bytes."""
+    json_integer: int
+    """The largest integer in ``metadata`` and ``details`` (I-JSON, RFC 7493); non-finite
+    numbers are refused too. Unit: absolute value."""
+    id_length: int
+    """The longest id of an address, conversation or message. Unit: characters."""
+    id_pattern: str
+    """The shape of an id (no spaces, no control characters, no NUL). Unit: pattern."""
+    name_length: int
+    """The longest name, display name, reference or email address. Unit: characters."""
+    name_pattern: str
+    """A name holds at least one character that is not white space. Unit: pattern."""
+    url_length: int
+    """The longest image URL of an address. Unit: characters."""
+    key_length: int
+    """The longest Idempotency-Key. Unit: characters."""
+    key_pattern: str
+    """An Idempotency-Key is visible ASCII (no spaces, no control characters). Unit: pattern."""
+    token_length: int
+    """The longest subscriber access token (SAT) a request may carry. Unit: characters."""
+    page_size: int
+    """The largest page a list returns. Unit: items."""
+    token_lifetime: int
+    """The longest a minted token lives (30 days); ``expire_at`` beyond it is brought back to
+    it. The server's ``--max-token-lifetime`` may lower it. Unit: seconds."""
+
+
+LIMITS = Limits(
+    body_bytes=262144,
+    text_length=16384,
+    json_depth=32,
+    json_bytes=32768,
+    json_integer=9007199254740991,
+    id_length=128,
+    id_pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+    name_length=256,
+    name_pattern="\\S",
+    url_length=2048,
+    key_length=256,
+    key_pattern="^[!-~]+$",
+    token_length=4096,
+    page_size=1000,
+    token_lifetime=2592000,
+)
+"""Every limit of the spec, by name."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """The limits of one field of a request object (JSON Schema keywords, limits resolved)."""
+
+    max_length: int | None = None
+    min_length: int | None = None
+    pattern: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_items: int | None = None
+    enum: tuple[str, ...] | None = None
+    item_max_length: int | None = None
+    item_pattern: str | None = None
+    bounded_by: tuple[str, ...] | None = None
+    """Names of :data:`LIMITS` no JSON Schema keyword expresses (depth, encoded size)."""
+
+
+FIELD_RULES: dict[str, dict[str, FieldRule]] = {
+    "CreateAddressRequest": {
+        "name": FieldRule(max_length=256, min_length=1, pattern="\\S"),
+        "display_name": FieldRule(max_length=256, pattern="\\S"),
+        "type": FieldRule(enum=("room", "app")),
+        "cover_url": FieldRule(max_length=2048),
+        "preview_url": FieldRule(max_length=2048),
+    },
+    "CreateSubscriberTokenRequest": {
+        "reference": FieldRule(max_length=256, min_length=1, pattern="\\S"),
+        "display_name": FieldRule(max_length=256, pattern="\\S"),
+        "first_name": FieldRule(max_length=256),
+        "last_name": FieldRule(max_length=256),
+        "email": FieldRule(max_length=256),
+        "expire_at": FieldRule(minimum=0, maximum=17592186044416, bounded_by=("token_lifetime",)),
+    },
+    "JoinConversationRequest": {
+        "conversation_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+        "from_fabric_address_id": FieldRule(
+            max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+        ),
+        "fabric_address_ids": FieldRule(
+            max_items=16, item_max_length=128, item_pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+        ),
+    },
+    "RpcAuthentication": {
+        "jwt_token": FieldRule(max_length=4096),
+        "project": FieldRule(max_length=128),
+    },
+    "SendMessageRequest": {
+        "text": FieldRule(max_length=16384, min_length=1),
+        "conversation_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+        "group_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+        "from_fabric_address_id": FieldRule(
+            max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+        ),
+        "from_address_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+        "metadata": FieldRule(bounded_by=("json_depth", "json_bytes", "json_integer")),
+        "details": FieldRule(bounded_by=("json_depth", "json_bytes", "json_integer")),
+    },
+}
+"""The limits of every field that has any, by object name and field name."""

@@ -275,7 +275,8 @@ class CreateSubscriberTokenRequest(Struct, kw_only=True, omit_defaults=True):
     """The subscriber's email address."""
 
     expire_at: int | None = None
-    """When the token expires, in Unix seconds."""
+    """When the token expires, in Unix seconds; at most `token_lifetime` from now (a later
+    time is brought back to it)."""
 
 
 class CreateSubscriberTokenResponse(Struct, kw_only=True, omit_defaults=False):

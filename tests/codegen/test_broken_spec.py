@@ -19,6 +19,20 @@ GOOD = (ROOT / "spec" / "chat.yaml").read_text(encoding="utf-8")
 # (case id, text to replace, replacement, anchor on the reported line, expected message)
 CASES = [
     (
+        "unknown-limit-name",
+        "        max_length: text_length\n",
+        "        max_length: text_lenght\n",
+        "max_length: text_lenght",
+        "max_length names unknown limit 'text_lenght'",
+    ),
+    (
+        "pattern-names-a-number-limit",
+        "        max_length: text_length\n",
+        "        pattern: text_length\n",
+        "pattern: text_length",
+        "pattern needs a limit of type str",
+    ),
+    (
         "unknown-type-reference",
         "items: {$ref: Address}\n        default: []\n        description: The subscriber's",
         "items: {$ref: Adress}\n        default: []\n        description: The subscriber's",
