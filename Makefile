@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 SOURCES := codegen generated runtime server tests bench examples
 
 .DEFAULT_GOAL := help
@@ -12,13 +14,20 @@ SOURCES := codegen generated runtime server tests bench examples
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
+# The dev tools are the `dev` dependency group of pyproject.toml: installed here, never published.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,dev]' -c constraints.txt
+	@$(PIP) --upgrade pip
+	@$(PIP) -e '.[cli,server,test]' --group dev -c constraints.txt
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create or update .venv with the SDK, the server and the dev tools
+# What `make demo` needs and nothing more: the SDK and the server it runs in-process.
+$(DEMO_STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) -e '.[server]' -c constraints.txt
+	@touch $(DEMO_STAMP)
+
+venv: $(STAMP) ## Create or update .venv with the SDK, the CLI, the server and the dev tools
 
 lock: $(STAMP) ## Rewrite constraints.txt from the venv (after changing dependencies)
 	@{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^fabric-chat'; } > constraints.txt.new
@@ -46,7 +55,7 @@ test: $(STAMP) ## Run the test suite
 
 check: check-gen lint type test ## Every gate: generated code current, lint, types, tests
 
-demo: $(STAMP) ## Two subscribers chat through the SDK against the embedded local server
+demo: $(DEMO_STAMP) ## Two subscribers chat through the SDK against the embedded local server
 	$(PY) examples/demo.py
 
 bench: $(STAMP) ## Measure speed against a raw aiohttp + msgspec baseline; prints a table
@@ -56,4 +65,4 @@ serve: $(STAMP) ## Start the local chat server on 127.0.0.1:8787
 	$(BIN)/fabric-chat serve
 
 clean: ## Remove .venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

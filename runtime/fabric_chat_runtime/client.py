@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 
 from ._token import derive_endpoints
@@ -16,7 +17,17 @@ from .validation import require_seconds
 
 __all__ = ["AGENT", "OPTIONS", "BaseClient"]
 
-AGENT = "fabric-chat-python/0.1.0"
+
+def _agent() -> str:
+    # The one version is spec/chat.yaml's, as installed (pyproject reads it from fabric_chat).
+    try:
+        return f"fabric-chat-python/{version('fabric-chat')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a tree that is not installed
+        return "fabric-chat-python/unknown"
+
+
+#: The default ``agent`` sent on connect and as the HTTP ``User-Agent``.
+AGENT = _agent()
 
 #: Every keyword option :class:`BaseClient` accepts beyond its named parameters.
 OPTIONS = frozenset(

@@ -14,11 +14,17 @@ import uuid
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
+from ._extras import MissingExtraError, missing_extra_message
 from ._sqlite_logging import hide_query_parameters
 from ._sqlite_rows import ADDRESS_COLUMNS, SCHEMA, address_row
 from .store import AddressRecord, ProjectRecord, SubscriberRecord
+
+try:
+    import aiosqlite
+except ModuleNotFoundError as exc:  # pip install fabric-chat, without the server extra
+    raise MissingExtraError(
+        missing_extra_message("server", "the fabric-chat server"), name=exc.name
+    ) from None
 
 __all__ = ["PRAGMAS", "SqliteDirectory", "remember"]
 

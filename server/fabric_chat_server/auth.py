@@ -14,8 +14,16 @@ import hmac
 import time
 import uuid
 
-import jwt
 import msgspec
+
+from ._extras import MissingExtraError, missing_extra_message
+
+try:
+    import jwt
+except ModuleNotFoundError as exc:  # pip install fabric-chat, without the server extra
+    raise MissingExtraError(
+        missing_extra_message("server", "the fabric-chat server"), name=exc.name
+    ) from None
 
 __all__ = [
     "TokenClaims",

@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 from aiohttp import web
 
-from ..app import create_app
+from .._extras import MissingExtraError, require_extra
 from ..config import ServerConfig
-from ..state import STATE
 from ._connection import OneLineCommand
 
 __all__ = ["COMMANDS", "serve"]
@@ -27,6 +26,10 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     The first stdout line is ``listening on http://HOST:PORT``; a project credential pair made by
     this run follows, printed this once.
     """
+    # Imported here: the command line without the server extra still lists ``serve``.
+    from ..app import create_app
+    from ..state import STATE
+
     app = create_app(config)
     runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
     stop = asyncio.Event()
@@ -126,6 +129,10 @@ def serve(
     """Run the local chat server (REST and WebSocket on one origin)."""
     if (project_id is None) != (project_token is None):
         raise click.UsageError("give both --project-id and --project-token, or neither")
+    try:
+        require_extra("server", "fabric-chat serve")
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(
         level=log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
