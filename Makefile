@@ -6,10 +6,10 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
-SOURCES := codegen generated runtime server tests bench examples
+SOURCES := codegen generated runtime server tests bench examples docsite
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock gen check-gen lint fmt type test check demo bench serve clean
+.PHONY: help venv lock gen check-gen lint fmt type test docs check demo bench serve clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,7 +53,10 @@ type: $(STAMP) ## mypy --strict on generated/, runtime/, server/ and codegen/
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest -q
 
-check: check-gen lint type test ## Every gate: generated code current, lint, types, tests
+docs: $(STAMP) ## Build the documentation site into build/site (warnings are errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -f docsite/mkdocs.yml
+
+check: check-gen lint type docs test ## Every gate: generated code current, lint, types, docs, tests
 
 demo: $(DEMO_STAMP) ## Two subscribers chat through the SDK against the embedded local server
 	$(PY) examples/demo.py

@@ -275,6 +275,7 @@ def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteI
                 response=op["response"]["type"],
                 status=op["response"]["status"],
                 errors=tuple(statuses[code] for code in op["errors"]),
+                tags=tuple(op.get("tags", ())),
             )
         )
     return tuple(routes)
@@ -495,11 +496,13 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
             params=method["params"],
             result=method["result"],
             errors=tuple(rpc_errors[code] for code in method.get("errors", [])),
+            tags=tuple(method.get("tags", ())),
         )
         for name, method in ws["rpc_methods"].items()
     )
     events = tuple(
-        EventIR(name, event["summary"], event["payload"]) for name, event in ws["events"].items()
+        EventIR(name, event["summary"], event["payload"], tuple(event.get("tags", ())))
+        for name, event in ws["events"].items()
     )
     contract_types = {route.response for route in routes}
     contract_types.update(route.body for route in routes if route.body)
@@ -527,4 +530,5 @@ def build_ir(data: dict[str, Any], error_classes: tuple[str, ...]) -> PackageIR:
         contract_imports=tuple(sorted(contract_types)),
         limits=_limits(data, limits),
         field_rules=_field_rules(data["objects"], limits),
+        tags=tuple(data.get("tags", {}).items()),
     )

@@ -129,6 +129,7 @@ class RouteIR:
     response: str
     status: int
     errors: tuple[StatusIR, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ class RpcMethodIR:
     params: str
     result: str
     errors: tuple[RpcErrorIR, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,7 @@ class EventIR:
     name: str
     summary: str
     payload: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,3 +264,5 @@ class PackageIR:
     """The spec's limits, in its order."""
     field_rules: tuple[FieldRuleIR, ...] = ()
     """The limits of every property that has any."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """The exports' tags: (name, description), in the spec's order."""
