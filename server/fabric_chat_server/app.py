@@ -18,6 +18,7 @@ from .errors import error_middleware
 from .hub import Hub
 from .limits import RateLimiter
 from .pagination import PageTokens
+from .request_log import add_request_ids, request_id_middleware
 from .routes import register_routes
 from .sqlite_store import SqliteStore
 from .state import STATE, ServerState
@@ -110,11 +111,12 @@ def create_app(config: ServerConfig, *, store: Store | None = None) -> web.Appli
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
     )
     app = web.Application(
-        middlewares=[error_middleware(state.stats)],
+        middlewares=[request_id_middleware, error_middleware(state.stats)],
         client_max_size=config.max_body_bytes,
     )
     app[STATE] = state
     app[_CONNECTIONS] = set()
+    add_request_ids(app)
     register_routes(app)
     app.router.add_get(WS_PATH, websocket_handler)
     app.cleanup_ctx.append(_lifecycle)
