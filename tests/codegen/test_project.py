@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GATES = ("help", "gen", "check-gen", "lint", "type", "test", "check")
+GATES = ("help", "gen", "check-gen", "lint", "type", "docs", "test", "check")
 
 
 def test_layout_of_the_design() -> None:
@@ -48,7 +48,7 @@ def test_every_gate_creates_or_reuses_the_venv() -> None:
         assert match is not None, gate
         if gate != "help":
             assert "$(STAMP)" in match.group(1) or gate == "check", gate
-    assert re.search(r"^check: check-gen lint type test ", makefile, re.MULTILINE)
+    assert re.search(r"^check: check-gen lint type docs test ", makefile, re.MULTILINE)
     assert "make check" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 

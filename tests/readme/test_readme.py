@@ -8,6 +8,9 @@ A block may be preceded, on the line right above its fence, by a marker the test
                                                   (it runs this suite: CI runs it) and ``gen``
                                                   (it writes files) are only dry-run
     <!-- readme-test: paths -->                   a ``text`` picture: every path in it exists
+    <!-- readme-test: install -->                 ``pip install`` lines (not run): each names
+                                                  an extra of pyproject.toml, and every
+                                                  published extra is named
     <!-- readme-test: background ready="..." -->  a shell block started in the background (a
                                                   second terminal); the session goes on once
                                                   its output shows ``ready``; at the end it
@@ -32,6 +35,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +44,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 STAMP = ".venv/.installed-stamp"
+DEMO_STAMP = ".venv/.demo-stamp"
 _MARKER = re.compile(r"^<!--\s*readme-test:\s*(.*?)\s*-->$")
 _WORD = re.compile(r"""(\w+)=(?:"([^"]*)"|'([^']*)')|(\w+)""")
 _MAKE_LINE = re.compile(r"^make ([a-z][a-z-]*)\s*(?:#.*)?$")
 #: make targets whose recipe is run for real (the others only dry-run; see the module doc).
 RUN_TARGETS = {"demo": "done in ", "check-gen": ""}
-DRY_RUN_ONLY = {"check", "gen", "venv"}
+DRY_RUN_ONLY = {"check", "gen", "venv", "docs"}
 _MAKE_VARIABLES = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
 
 
@@ -64,7 +69,7 @@ class Block:
     @property
     def runnable(self) -> bool:
         """Whether the session runs this block."""
-        return not self.flags & {"make", "paths"}
+        return not self.flags & {"make", "paths", "install"}
 
     def where(self) -> str:
         """Where the block is, for messages."""
@@ -75,7 +80,7 @@ def parse_marker(block: Block, marker: str) -> None:
     """Apply a ``readme-test:`` marker's words to ``block``."""
     for name, double, single, flag in _WORD.findall(marker):
         if flag:
-            assert flag in {"make", "paths", "background"}, f"unknown marker word {flag!r}"
+            assert flag in {"make", "paths", "install", "background"}, f"unknown marker {flag!r}"
             block.flags.add(flag)
         elif name == "expect":
             block.expects.append(double or single)
@@ -136,9 +141,9 @@ def test_every_block_is_understood() -> None:
     assert first.flags == {"make"}, "the README opens with the make block"
     assert make_targets(first) == ["demo", "check"]
     for block in BLOCKS:
-        if block.flags & {"make", "paths"}:
+        if block.flags & {"make", "paths", "install"}:
             assert not block.expects, f"{block.where()}: nothing to expect from"
-        if "paths" in block.flags:
+        if block.flags & {"paths", "install"}:
             assert block.lang == "text", block.where()
         elif "make" in block.flags:
             assert block.lang == "sh", block.where()
@@ -151,6 +156,20 @@ def test_every_block_is_understood() -> None:
     assert {block.lang for block in runnable} == {"sh", "python"}
 
 
+def test_install_lines_name_every_published_extra() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = set(pyproject["project"]["optional-dependencies"])
+    (block,) = [block for block in BLOCKS if "install" in block.flags]
+    named: list[str] = []
+    for line in block.code.splitlines():
+        match = re.fullmatch(r"pip install (fabric-chat|'fabric-chat\[(\w+)\]')\s+#.*", line)
+        assert match, f"{block.where()}: {line!r}"
+        named.append(match.group(2) or "")
+    assert named[0] == "", "the first line installs the SDK alone"
+    assert set(named[1:]) == extras
+    assert "dev" not in extras
+
+
 @pytest.mark.parametrize(
     "target",
     [target for block in BLOCKS if "make" in block.flags for target in make_targets(block)],
@@ -160,7 +179,17 @@ def test_make_lines_work(target: str) -> None:
     # Run as if typed at a prompt, even when the suite itself runs under make (make check).
     env = {key: value for key, value in os.environ.items() if key not in _MAKE_VARIABLES}
     dry = subprocess.run(
-        ["make", "--no-print-directory", "-n", "-o", STAMP, f"PY={sys.executable}", target],
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "-o",
+            STAMP,
+            "-o",
+            DEMO_STAMP,
+            f"PY={sys.executable}",
+            target,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
