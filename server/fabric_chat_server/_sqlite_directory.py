@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ._extras import MissingExtraError, missing_extra_message
 from ._sqlite_logging import hide_query_parameters
-from ._sqlite_rows import ADDRESS_COLUMNS, SCHEMA, address_row
+from ._sqlite_rows import ADDRESS_COLUMNS, SCHEMA, SCHEMA_VERSION, UPGRADES, address_row
 from .store import AddressRecord, ProjectRecord, SubscriberRecord
 
 try:
@@ -79,9 +79,23 @@ class SqliteDirectory:
         self._db = await aiosqlite.connect(self._path)
         for name, value in PRAGMAS.items():
             await self._db.execute(f"PRAGMA {name}={value}")
+        await self._upgrade(self._db)
         await self._db.executescript(SCHEMA)
+        await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await self._db.commit()
         logger.debug("opened %s", self._path)
+
+    @staticmethod
+    async def _upgrade(db: aiosqlite.Connection) -> None:
+        """Bring a file made by an older version to the current schema (messages get a seq)."""
+        tables = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE name = 'messages'")
+        columns = await db.execute_fetchall("SELECT name FROM pragma_table_info('messages')")
+        if not list(tables) or "seq" in {row[0] for row in columns}:
+            return
+        logger.info("upgrading %s: numbering each conversation's messages", "the database")
+        for statement in UPGRADES:
+            await db.execute(statement)
+        await db.commit()
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -15,7 +15,9 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "ROW_TO_RECORD",
     "SCHEMA",
+    "SCHEMA_VERSION",
     "TABLES",
+    "UPGRADES",
     "address_row",
     "conversation_row",
     "encode_json",
@@ -42,21 +44,33 @@ CREATE TABLE IF NOT EXISTS conversations (
     group_id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
     pair_key TEXT NOT NULL, kind TEXT NOT NULL, address_a TEXT NOT NULL, address_b TEXT,
     name TEXT NOT NULL, metadata TEXT NOT NULL, created_at REAL NOT NULL, last_message_at REAL,
-    UNIQUE (project_id, pair_key));
+    last_seq INTEGER NOT NULL DEFAULT 0, UNIQUE (project_id, pair_key));
 CREATE TABLE IF NOT EXISTS members (
     group_id TEXT NOT NULL REFERENCES conversations(group_id),
     subscriber_id TEXT NOT NULL REFERENCES subscribers(id), address_id TEXT NOT NULL,
-    joined_at REAL NOT NULL, PRIMARY KEY (group_id, subscriber_id));
+    joined_at REAL NOT NULL, joined_seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, subscriber_id));
 CREATE INDEX IF NOT EXISTS members_by_subscriber ON members (subscriber_id, group_id);
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES conversations(group_id),
     from_address_id TEXT NOT NULL, subscriber_id TEXT NOT NULL, user_name TEXT, ts REAL NOT NULL,
     type TEXT NOT NULL, subtype TEXT NOT NULL, kind TEXT, text TEXT, metadata TEXT NOT NULL,
-    details TEXT NOT NULL, hidden INTEGER NOT NULL DEFAULT 0);
+    details TEXT NOT NULL, hidden INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_page ON messages (group_id, ts, id);
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts, id);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_seq ON messages (group_id, seq);
 CREATE TRIGGER IF NOT EXISTS messages_touch_conversation AFTER INSERT ON messages BEGIN
-    UPDATE conversations SET last_message_at = NEW.ts WHERE group_id = NEW.group_id; END;
+    UPDATE conversations SET last_message_at = NEW.ts, last_seq = NEW.seq
+    WHERE group_id = NEW.group_id; END;
+CREATE TABLE IF NOT EXISTS sessions (
+    protocol TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, project_id TEXT NOT NULL,
+    event_acks INTEGER NOT NULL, authorization_state TEXT NOT NULL, created_at REAL NOT NULL,
+    seen_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_by_subscriber ON sessions (subscriber_id, seen_at);
+CREATE INDEX IF NOT EXISTS sessions_seen ON sessions (seen_at);
+CREATE TABLE IF NOT EXISTS session_positions (
+    protocol TEXT NOT NULL REFERENCES sessions(protocol) ON DELETE CASCADE,
+    group_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (protocol, group_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     subscriber_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
     created_at REAL NOT NULL, PRIMARY KEY (subscriber_id, key));
@@ -71,11 +85,29 @@ TABLES = (
     "members",
     "messages",
     "idempotency_keys",
+    "sessions",
+    "session_positions",
+)
+
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the schema above; :data:`UPGRADES` bring older files to it."""
+
+# Files made before messages had a seq (user_version 0 or 1): add the columns, number each
+# conversation's messages in (ts, id) order and record the last number. Sessions are new tables.
+UPGRADES: tuple[str, ...] = (
+    "ALTER TABLE conversations ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+    "UPDATE messages SET seq = r.n FROM (SELECT id, row_number() OVER "
+    "(PARTITION BY group_id ORDER BY ts, id) AS n FROM messages) AS r WHERE r.id = messages.id",
+    "UPDATE conversations SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages m "
+    "WHERE m.group_id = conversations.group_id)",
+    "DROP TRIGGER IF EXISTS messages_touch_conversation",
 )
 
 MESSAGE_COLUMNS = (
     "m.id, m.group_id, m.from_address_id, m.subscriber_id, m.user_name, m.ts, m.type, m.subtype, "
-    "m.kind, m.text, m.metadata, m.details, m.hidden"
+    "m.kind, m.text, m.metadata, m.details, m.hidden, m.seq"
 )
 CONVERSATION_COLUMNS = (
     "c.group_id, c.project_id, c.kind, c.address_a, c.address_b, c.name, c.created_at, "
@@ -137,6 +169,7 @@ def message_row(row: Any) -> MessageRecord:
         metadata=_decode_object(row[10]),
         details=_decode_object(row[11]),
         hidden=bool(row[12]),
+        seq=row[13],
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -65,25 +66,38 @@ async def ensure_credentials(state: ServerState) -> None:
     state.page_tokens = PageTokens(secret)
 
 
+async def _keep_sessions(state: ServerState) -> None:
+    """Save acked positions every interval; mark live sessions seen and expire old ones."""
+    config = state.config
+    interval = max(0.05, config.positions_save_interval)
+    touch_every = max(interval, min(5.0, config.resume_window / 4))
+    touched = 0.0
+    while True:
+        await asyncio.sleep(interval)
+        now = time.monotonic()
+        touch = now - touched >= touch_every
+        try:
+            await state.hub.save(touch_all=touch)
+            if touch:
+                touched = now
+                await state.store.expire_sessions(time.time() - config.resume_window)
+        except Exception:  # a failed save is retried next time; the positions stay behind
+            logger.exception("saving session positions failed")
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     await state.store.open()
     try:
         await ensure_credentials(state)
-        sweep_every = max(0.5, min(5.0, state.config.resume_window / 4))
-
-        async def sweep() -> None:
-            while True:
-                await asyncio.sleep(sweep_every)
-                state.hub.expire()
-
-        sweeper = asyncio.get_running_loop().create_task(sweep())
+        keeper = asyncio.get_running_loop().create_task(_keep_sessions(state))
         try:
             yield
         finally:
-            sweeper.cancel()
+            keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+                await keeper
+            await state.hub.save(touch_all=True)
     finally:
         await state.store.close()
 
@@ -104,11 +118,13 @@ def create_app(config: ServerConfig, *, store: Store | None = None) -> web.Appli
     Raises:
         RuntimeError: The route contract names an operation without a handler.
     """
+    store = store if store is not None else SqliteStore(config.db_path)
     state = ServerState(
         config=config,
-        store=store if store is not None else SqliteStore(config.db_path),
-        hub=Hub(resume_window=config.resume_window, max_unacked=config.max_unacked_events),
+        store=store,
+        hub=Hub(store),
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+        connect_limiter=RateLimiter(config.connects_per_second, config.connect_burst),
     )
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware(state.stats)],

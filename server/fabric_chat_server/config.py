@@ -28,15 +28,31 @@ class ServerConfig:
         jwt_secret: Secret that signs tokens and page tokens; ``None`` reuses the stored one
             or makes one.
         ping_interval: Seconds between server pings on each socket.
-        resume_window: Seconds a dropped socket's session stays resumable.
+        resume_window: Seconds a session stays resumable after its last socket closed (kept in
+            the store, so a restart within the window keeps it).
         max_text_bytes: Largest message text, in UTF-8 bytes.
         max_body_bytes: Largest HTTP request body, in bytes.
         max_frame_bytes: Largest WebSocket frame accepted, in bytes.
         token_ttl: Lifetime of a minted token, in seconds.
         rate_limit_per_second: Sustained requests per second per caller; ``0`` disables.
         rate_limit_burst: Requests a caller may make at once before being limited.
-        send_queue_size: Frames buffered per socket before it counts as too slow and is dropped.
-        max_unacked_events: Un-acked events kept per session for resume.
+        send_queue_size: Frames buffered per socket; beyond it, events are read back from the
+            store as the socket drains.
+        max_replay_events: Most un-acked events a resume replays; a session further behind is
+            refused (``-32003``) and its client connects fresh and backfills from history.
+        replay_batch: Events read from the store at a time when a socket catches up.
+        stall_timeout: Seconds a socket's full queue may go without room before the socket is
+            dropped as not reading.
+        max_sockets_per_subscriber: Open WebSockets one subscriber may hold.
+        max_sessions_per_subscriber: Sessions (open or resumable) kept per subscriber; a new one
+            beyond it forgets the least recently seen.
+        connects_per_second: WebSocket connects allowed per second per subscriber and per client
+            address (burst: ``connect_burst``); ``0`` disables.
+        connect_burst: WebSocket connects allowed at once, per subscriber and per address.
+        auth_timeout: Seconds a socket may stay open without completing ``signalwire.connect``.
+        header_timeout: Seconds an HTTP connection may take to send a request's headers (and
+            may stay idle between requests).
+        positions_save_interval: Seconds between saves of acked positions to the store.
         disconnect_timeout: Seconds to wait for a client's answer to ``signalwire.disconnect``.
     """
 
@@ -56,5 +72,14 @@ class ServerConfig:
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
     send_queue_size: int = 1024
-    max_unacked_events: int = 10_000
+    max_replay_events: int = 100_000
+    replay_batch: int = 256
+    stall_timeout: float = 10.0
+    max_sockets_per_subscriber: int = 32
+    max_sessions_per_subscriber: int = 64
+    connects_per_second: float = 5.0
+    connect_burst: int = 20
+    auth_timeout: float = 10.0
+    header_timeout: float = 15.0
+    positions_save_interval: float = 0.5
     disconnect_timeout: float = 0.3

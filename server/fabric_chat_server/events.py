@@ -3,62 +3,90 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import msgspec
 
 from .frames import event_frame
-from .hub import Hub
-from .store import MessageRecord, Store
+from .hub import Hub, event_id_of
+from .store import ConversationRecord, MessageRecord, Store
 from .views import message_view, peer_address_id
 
-__all__ = ["publish_message"]
+__all__ = ["message_event", "publish_message"]
 
 logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 
 
-async def publish_message(store: Store, hub: Hub, record: MessageRecord, project_id: str) -> int:
-    """Deliver ``record`` to every session of every member of its conversation.
+async def _payload(
+    store: Store, conversation: ConversationRecord, record: MessageRecord, address_id: str
+) -> msgspec.Raw:
+    conversation_id = peer_address_id(conversation, address_id)
+    address = await store.get_address(conversation.project_id, conversation_id)
+    view = message_view(
+        record,
+        conversation_id=conversation_id,
+        conversation_name=None if address is None else address.display_name,
+    )
+    return msgspec.Raw(_encode(view))
+
+
+def _frame(record: MessageRecord, subscriber_id: str, payload: msgspec.Raw) -> tuple[str, bytes]:
+    return event_frame(
+        "conversation.message",
+        channel=f"signalwire_conversation_{subscriber_id}",
+        is_author=subscriber_id == record.subscriber_id,
+        payload=payload,
+        event_id=event_id_of(record.group_id, record.seq),
+    )
+
+
+async def message_event(
+    store: Store, record: MessageRecord, subscriber_id: str
+) -> tuple[str, bytes] | None:
+    """Return ``(event id, frame)`` of ``record`` as ``subscriber_id`` receives it (a replay).
+
+    ``None`` when the subscriber is not a member of the message's conversation.
+    """
+    conversation = await store.get_conversation(record.group_id)
+    if conversation is None:
+        return None
+    for member, address_id in await store.members(record.group_id):
+        if member == subscriber_id:
+            payload = await _payload(store, conversation, record, address_id)
+            return _frame(record, subscriber_id, payload)
+    return None
+
+
+async def publish_message(store: Store, hub: Hub, record: MessageRecord) -> int:
+    """Deliver ``record`` to every live session of every member of its conversation.
 
     Each member sees ``conversation_id`` as its own view of the conversation; the author's
-    sockets get ``is_author: true``. Sending never waits on a socket. The message is encoded
-    once per view (once for a room, whatever its size), and event ids are one uuid4 per message
-    with the member's index, unique per session as acks need.
+    sockets get ``is_author: true``. Sending never waits on a socket and holds no lock: a
+    session that gets events out of order, or has no room, catches up from the store. The
+    message is encoded once per view (once for a room, whatever its size); the event id is the
+    message's position, the same for every session.
 
     Returns:
-        The number of sessions the event was delivered to.
+        The number of live sessions the event was offered to.
     """
     conversation = await store.get_conversation(record.group_id)
     if conversation is None:
         return 0
-    payloads: dict[str, msgspec.Raw] = {}  # conversation_id as seen -> the encoded message
-    base = uuid.uuid4().hex
+    payloads: dict[str, msgspec.Raw] = {}  # the member's address -> the encoded message
     delivered = 0
-    for index, (subscriber_id, address_id) in enumerate(await store.members(record.group_id)):
+    for subscriber_id, address_id in await store.members(record.group_id):
         sessions = hub.sessions_of(subscriber_id)
         if not sessions:
             continue
-        conversation_id = peer_address_id(conversation, address_id)
-        payload = payloads.get(conversation_id)
+        view_key = peer_address_id(conversation, address_id)
+        payload = payloads.get(view_key)
         if payload is None:
-            address = await store.get_address(project_id, conversation_id)
-            view = message_view(
-                record,
-                conversation_id=conversation_id,
-                conversation_name=None if address is None else address.display_name,
-            )
-            payload = payloads[conversation_id] = msgspec.Raw(_encode(view))
-        event_id, frame = event_frame(
-            "conversation.message",
-            channel=f"signalwire_conversation_{subscriber_id}",
-            is_author=subscriber_id == record.subscriber_id,
-            payload=payload,
-            event_id=f"{base}-{index}",
-        )
+            payload = await _payload(store, conversation, record, address_id)
+            payloads[view_key] = payload
+        _, frame = _frame(record, subscriber_id, payload)
         for session in sessions:
-            session.deliver(event_id, frame)
+            session.deliver(record.group_id, record.seq, frame)
             delivered += 1
-    logger.debug("message %s delivered to %d sessions", record.id, delivered)
+    logger.debug("message %s offered to %d sessions", record.id, delivered)
     return delivered

@@ -13,6 +13,7 @@ __all__ = [
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
+    "LIMIT_EXCEEDED",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",
     "RESUME_REFUSED",
@@ -30,6 +31,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 TOKEN_ERROR = -32002
 RESUME_REFUSED = -32003
+LIMIT_EXCEEDED = -32005  # too many sockets or connects for one caller: retry later
 
 RpcId = str | int | None
 

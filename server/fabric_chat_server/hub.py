@@ -1,40 +1,63 @@
-"""Sessions, sockets and the fan-out of events to every socket of every member.
+"""Live sessions and sockets, delivering events from positions.
 
-A :class:`Session` is what a ``protocol`` names: one subscriber's event stream with its un-acked
-events. A :class:`Channel` is one open WebSocket attached to a session; it sends through a bounded
-queue drained by its own writer task, so one slow socket never blocks the others (a socket whose
-queue fills up is closed; its session keeps the un-acked events for a resume).
+A session (what a ``protocol`` names) lives in the store as its positions: per conversation,
+the last ``seq`` its client acked (see :mod:`~fabric_chat_server.store`). While a socket is
+attached, a :class:`LiveSession` holds, per conversation, the last ``seq`` queued on that socket,
+the acks not yet saved, and a :class:`Channel`: a bounded queue drained by the socket's writer.
+Nothing else is kept, so memory grows with open sockets and conversations, never with events.
 
-Sessions live in memory only: a server restart forgets them, so a resume after a restart is
-refused (``-32003``) and the client connects fresh. Nothing is lost by that: every message is in
-the store, and a client backfills what it missed from the history routes (the SDK does so for its
-subscriptions after a reconnect), deduplicating by message id.
+A message event goes straight into the queue when it is the next ``seq`` of its conversation
+for that socket and the queue has room. Otherwise (a gap, a full queue, a replay under way) the
+session is marked as catching up and its pump (:meth:`LiveSession.pump`) reads what follows
+its positions from the store in bounded batches, waiting for room in the queue, in order, until
+it has caught up. A resume is the same pump started from the acked positions. A socket whose
+queue has had no room for ``stall_timeout`` seconds stops reading and is dropped; nobody else
+waits on it.
+
+Acks move the in-memory positions; :meth:`Hub.save` writes them (and marks the live sessions
+seen) in one transaction, periodically and when a socket closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["Channel", "Hub", "Session"]
+from .store import MessageRecord, Positions, SessionRecord, Store
+
+__all__ = ["Channel", "EventFrames", "Hub", "LiveSession", "event_id_of", "position_of"]
 
 logger = logging.getLogger(__name__)
 
+EventFrames = Callable[[MessageRecord, str], Awaitable[tuple[str, bytes] | None]]
+"""Encode a message as the event a subscriber receives: ``(record, subscriber id)`` -> frame."""
+
+
+def event_id_of(group_id: str, seq: int) -> str:
+    """Return the event id of a message event: its position, the same on every resend."""
+    return f"{group_id}.{seq}"
+
+
+def position_of(event_id: str) -> tuple[str, int] | None:
+    """Return the ``(group id, seq)`` an event id names, or ``None`` for another id."""
+    group_id, _, seq = event_id.rpartition(".")
+    if not group_id or not seq.isdigit() or len(seq) > 18:
+        return None
+    return group_id, int(seq)
+
 
 class Channel:
-    """One open WebSocket and its send queue.
+    """One open WebSocket and its bounded send queue.
 
     Args:
         ws: The prepared WebSocket.
-        queue_size: Frames buffered before the socket counts as too slow.
-        abort: Cuts the connection at once (called when the queue overflows, so a writer stuck
-            on a peer that stopped reading is released).
+        queue_size: Frames buffered for the socket.
+        abort: Cuts the connection at once (a socket that stopped reading).
     """
 
     def __init__(
@@ -51,18 +74,37 @@ class Channel:
         self.superseded = False
 
     def offer(self, frame: bytes) -> bool:
-        """Queue a frame without waiting; a full queue marks the socket for closing."""
+        """Queue a frame without waiting; ``False`` when closed or the queue is full."""
         if self.closed or self.overflowed:
             return False
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.overflowed = True
-            logger.warning("closing a socket whose send queue is full")
-            if self._abort is not None:
-                self._abort()
             return False
         return True
+
+    async def put(self, frame: bytes, stall_timeout: float) -> bool:
+        """Queue a frame, waiting for room; drop the socket when none comes in time."""
+        if self.closed or self.overflowed:
+            return False
+        try:
+            async with asyncio.timeout(stall_timeout):
+                await self._queue.put(frame)
+        except TimeoutError:
+            self.drop_stalled()
+            return False
+        return not (self.closed or self.overflowed)
+
+    def drop_stalled(self) -> None:
+        """Drop a socket that does not read."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        logger.warning("closing a socket that does not read")
+        if self._abort is not None:
+            self._abort()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
 
     def finish(self, *, superseded: bool = False) -> None:
         """Ask the writer to stop once the queued frames are sent (and close when superseded)."""
@@ -89,140 +131,166 @@ class Channel:
             await self.ws.close(code=1000, message=b"session resumed elsewhere")
 
 
-class Session:
-    """One subscriber's event stream, named by its ``protocol``.
+class LiveSession:
+    """A session with a socket attached here.
 
-    Attributes:
-        protocol: ``signalwire_<jti>_<uuid>``.
-        subscriber_id: Whose events it carries.
-        project_id: The subscriber's project.
-        event_acks: Whether the client acks events (only then are they kept for resume).
-        token_expires_at: When the socket's token expires.
-        authorization_state: The opaque state sent after connect.
+    Args:
+        record: The stored session.
+        channel: The socket.
+        positions: Where the session stands (from the store): delivery starts after them.
+        token_expires_at: When the socket's token expires (nothing is sent after it).
     """
 
     def __init__(
         self,
-        *,
-        protocol: str,
-        subscriber_id: str,
-        project_id: str,
-        event_acks: bool,
+        record: SessionRecord,
+        channel: Channel,
+        positions: Positions,
         token_expires_at: float,
-        max_unacked: int,
     ) -> None:
-        self.protocol = protocol
-        self.subscriber_id = subscriber_id
-        self.project_id = project_id
-        self.event_acks = event_acks
+        self.record = record
+        self.channel = channel
         self.token_expires_at = token_expires_at
-        self.authorization_state = uuid.uuid4().hex
-        self.channel: Channel | None = None
-        self.detached_at: float | None = None
-        self.broken = False
-        self._max_unacked = max_unacked
-        self.unacked: OrderedDict[str, bytes] = OrderedDict()
+        self.sent: Positions = dict(positions)  # last seq queued on the socket
+        self.unsaved: Positions = {}  # acked, not yet saved
+        self.catching_up = True
+        self.wake = asyncio.Event()
+        self.wake.set()
 
-    def deliver(self, event_id: str, frame: bytes) -> None:
-        """Keep the event until acked; send it when a socket is attached and the token is valid.
+    @property
+    def protocol(self) -> str:
+        """The session's ``protocol``."""
+        return self.record.protocol
 
-        An event that reaches a session whose token has expired is kept (with ``event_acks``)
-        for a resume with a fresh token, but never sent on the expired socket.
-        """
-        if self.event_acks:
-            self.unacked[event_id] = frame
-            if len(self.unacked) > self._max_unacked:
-                self.unacked.popitem(last=False)
-                self.broken = True
-        if self.channel is not None and time.time() < self.token_expires_at:
-            self.channel.offer(frame)
+    @property
+    def subscriber_id(self) -> str:
+        """Whose events it carries."""
+        return self.record.subscriber_id
 
-    def ack(self, event_id: str) -> None:
-        """Forget an acked event."""
-        self.unacked.pop(event_id, None)
+    def _may_send(self) -> bool:
+        return time.time() < self.token_expires_at and not self.channel.closed
+
+    def deliver(self, group_id: str, seq: int, frame: bytes) -> None:
+        """Queue a live event when it is next in its conversation; else let the pump catch up."""
+        if not self._may_send():
+            return
+        if not self.catching_up:
+            last = self.sent.get(group_id)
+            if last is not None and seq <= last:
+                return  # already queued (the pump read it from the store)
+            if last == seq - 1 and self.channel.offer(frame):
+                self.sent[group_id] = seq
+                if not self.record.event_acks:
+                    self.unsaved[group_id] = seq
+                return
+        self.catching_up = True
+        self.wake.set()
+
+    def ack(self, event_id: str) -> bool:
+        """Move the session past an acked event; ``True`` when it moved."""
+        position = position_of(event_id)
+        if position is None or not self.record.event_acks:
+            return False
+        group_id, seq = position
+        if seq > self.unsaved.get(group_id, 0) and seq <= self.sent.get(group_id, 0):
+            self.unsaved[group_id] = seq
+            return True
+        return False
+
+    def resume_sending(self, expires_at: float) -> None:
+        """Take a later token expiry and catch up on what was held back."""
+        self.token_expires_at = expires_at
+        self.catching_up = True
+        self.wake.set()
+
+    async def pump(self, store: Store, frames: EventFrames, *, batch: int, stall: float) -> None:
+        """Replay from the store whatever the socket has not had, whenever woken, in order."""
+        while not self.channel.closed:
+            await self.wake.wait()
+            while not self.channel.closed:
+                self.wake.clear()
+                if not self._may_send():
+                    break
+                records = await store.messages_after(self.subscriber_id, self.sent, batch)
+                for record in records:
+                    if record.seq <= self.sent.get(record.group_id, 0):
+                        continue
+                    encoded = await frames(record, self.subscriber_id)
+                    if encoded is not None and not await self.channel.put(encoded[1], stall):
+                        return
+                    self.sent[record.group_id] = record.seq
+                    if not self.record.event_acks:
+                        self.unsaved[record.group_id] = record.seq
+                if not records and not self.wake.is_set():
+                    self.catching_up = False
+                    break
 
 
 class Hub:
-    """Every live session and socket of the server.
+    """Every live session of this server and the saving of their positions.
 
     Args:
-        resume_window: Seconds a detached session stays resumable.
-        max_unacked: Un-acked events kept per session.
-        clock: Wall clock, injectable for tests.
+        store: Where sessions are kept.
     """
 
-    def __init__(
-        self,
-        *,
-        resume_window: float,
-        max_unacked: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.resume_window = resume_window
-        self.max_unacked = max_unacked
-        self._clock = clock
-        self._sessions: dict[str, Session] = {}
-        self._by_subscriber: dict[str, set[Session]] = {}
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._live: dict[str, LiveSession] = {}
+        self._by_subscriber: dict[str, set[LiveSession]] = {}
         self.pings_paused = False
 
-    def create(
-        self, *, jti: str, subscriber_id: str, project_id: str, event_acks: bool, expires_at: float
-    ) -> Session:
-        """Start a new session for a subscriber."""
-        protocol = f"signalwire_{jti}_{uuid.uuid4()}"
-        session = Session(
-            protocol=protocol,
-            subscriber_id=subscriber_id,
-            project_id=project_id,
-            event_acks=event_acks,
-            token_expires_at=expires_at,
-            max_unacked=self.max_unacked,
-        )
-        self._sessions[protocol] = session
-        self._by_subscriber.setdefault(subscriber_id, set()).add(session)
-        return session
+    def live(self, protocol: str) -> LiveSession | None:
+        """Return the session ``protocol`` when a socket holds it here."""
+        return self._live.get(protocol)
 
-    def resumable(self, protocol: str, subscriber_id: str) -> Session | None:
-        """Return the session ``protocol`` when the subscriber may resume it, else ``None``."""
-        self.expire()
-        session = self._sessions.get(protocol)
-        if session is None or session.subscriber_id != subscriber_id or session.broken:
-            return None
-        return session
+    def sessions_of(self, subscriber_id: str) -> Iterable[LiveSession]:
+        """Return the subscriber's live sessions."""
+        return tuple(self._by_subscriber.get(subscriber_id, ()))
 
-    def attach(self, session: Session, channel: Channel) -> None:
-        """Attach a socket to a session, replacing any earlier one, and resend un-acked events."""
-        previous = session.channel
-        if previous is not None and previous is not channel:
-            previous.finish(superseded=True)
-        session.channel = channel
-        session.detached_at = None
-        for frame in session.unacked.values():
-            channel.offer(frame)
+    def sockets_of(self, subscriber_id: str) -> int:
+        """Return how many sockets the subscriber has open here."""
+        return len(self._by_subscriber.get(subscriber_id, ()))
 
-    def detach(self, session: Session, channel: Channel) -> None:
-        """Detach a closed socket; the session stays resumable for the window."""
-        if session.channel is channel:
-            session.channel = None
-            session.detached_at = self._clock()
-            if not session.event_acks:
-                self._drop(session)
+    def attach(self, session: LiveSession) -> None:
+        """Make a session live, superseding any socket that held it before."""
+        previous = self._live.get(session.protocol)
+        if previous is not None:
+            self._forget(previous)
+            previous.channel.finish(superseded=True)
+        self._live[session.protocol] = session
+        self._by_subscriber.setdefault(session.subscriber_id, set()).add(session)
 
-    def _drop(self, session: Session) -> None:
-        self._sessions.pop(session.protocol, None)
+    async def detach(self, session: LiveSession) -> None:
+        """Save a closing socket's positions; a session without acks is forgotten."""
+        if self._live.get(session.protocol) is not session:
+            return
+        self._forget(session)
+        if session.record.event_acks:
+            await self._store.save_positions({session.protocol: session.unsaved}, time.time())
+        else:
+            await self._store.drop_sessions([session.protocol])
+
+    def _forget(self, session: LiveSession) -> None:
+        self._live.pop(session.protocol, None)
         sessions = self._by_subscriber.get(session.subscriber_id)
         if sessions is not None:
             sessions.discard(session)
             if not sessions:
                 del self._by_subscriber[session.subscriber_id]
 
-    def expire(self) -> None:
-        """Forget detached sessions older than the resume window."""
-        deadline = self._clock() - self.resume_window
-        for session in [s for s in self._sessions.values() if s.detached_at is not None]:
-            if session.detached_at is not None and session.detached_at < deadline:
-                self._drop(session)
+    def close(self, protocols: Iterable[str]) -> None:
+        """Close the sockets of sessions that no longer exist (evicted by a newer one)."""
+        for protocol in protocols:
+            session = self._live.get(protocol)
+            if session is not None:
+                self._forget(session)
+                session.channel.finish(superseded=True)
 
-    def sessions_of(self, subscriber_id: str) -> Iterable[Session]:
-        """Return the subscriber's sessions, attached or resumable."""
-        return tuple(self._by_subscriber.get(subscriber_id, ()))
+    async def save(self, *, touch_all: bool) -> None:
+        """Save every live session's new acks; with ``touch_all`` mark every one seen too."""
+        moved: dict[str, Positions] = {}
+        for session in list(self._live.values()):
+            if session.unsaved or touch_all:
+                moved[session.protocol], session.unsaved = session.unsaved, {}
+        if moved:
+            await self._store.save_positions(moved, time.time())

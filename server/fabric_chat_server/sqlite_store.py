@@ -8,6 +8,8 @@ The store must therefore be the only writer of its file (one server per database
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from ._sqlite_directory import PRAGMAS, SqliteDirectory, remember
+from ._sqlite_directory import PRAGMAS, remember
 from ._sqlite_rows import (
     CONVERSATION_COLUMNS,
     LISTS,
@@ -26,6 +28,7 @@ from ._sqlite_rows import (
     encode_json,
     message_row,
 )
+from ._sqlite_sessions import SqliteSessions
 from .store import (
     SNAPSHOT_LISTS,
     ConversationRecord,
@@ -40,10 +43,55 @@ __all__ = ["PRAGMAS", "SqliteStore"]
 logger = logging.getLogger(__name__)
 
 
-class SqliteStore(SqliteDirectory):
+class _Pending(msgspec.Struct):
+    message: MessageRecord
+    idempotency: tuple[str, str] | None
+    done: asyncio.Future[tuple[MessageRecord, bool]]
+
+
+def _settle(batch: list[_Pending], results: list[tuple[MessageRecord, bool]]) -> None:
+    for item, result in zip(batch, results, strict=True):
+        if not item.done.done():
+            item.done.set_result(result)
+
+
+def _message_values(stored: MessageRecord) -> tuple[Any, ...]:
+    return (
+        stored.id,
+        stored.group_id,
+        stored.from_address_id,
+        stored.subscriber_id,
+        stored.user_name,
+        stored.ts,
+        stored.type,
+        stored.subtype,
+        stored.kind,
+        stored.text,
+        encode_json(stored.metadata).decode(),
+        encode_json(stored.details).decode(),
+        int(stored.hidden),
+        stored.seq,
+    )
+
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, group_id, from_address_id, subscriber_id, user_name, ts, type, "
+    "subtype, kind, text, metadata, details, hidden, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_KEY = (
+    "INSERT INTO idempotency_keys (subscriber_id, key, message_id, created_at) VALUES (?, ?, ?, ?)"
+)
+_MAX_GROUP = 256  # messages committed in one transaction at most
+_MAX_SEQ_CACHED = 50_000
+
+
+class SqliteStore(SqliteSessions):
     """A :class:`~fabric_chat_server.store.Store` in one SQLite file (WAL mode).
 
-    Writes are serialized by one lock, so each is atomic and ``ts`` values grow strictly.
+    Writes are serialized by one lock, so each is atomic and ``ts`` and each conversation's
+    ``seq`` grow strictly. Messages are written by one writer task that commits whatever
+    concurrent senders queued in one transaction (group commit).
 
     Args:
         path: The database file; created when missing.
@@ -56,12 +104,31 @@ class SqliteStore(SqliteDirectory):
         self._pairs: dict[tuple[str, str], str] = {}  # (project id, pair key) -> group id
         self._members: dict[str, list[tuple[str, str]]] = {}
         self._member_ids: dict[str, frozenset[str]] = {}
+        self._last_seq: dict[str, int] = {}  # group id -> its last committed seq
+        self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        """Open the file (see :meth:`SqliteDirectory.open`) and find the newest ``ts``."""
+        """Open the file (see ``SqliteDirectory.open``), find the newest ``ts``, start writing."""
         await super().open()
         rows = await self._conn.execute_fetchall("SELECT max(ts) FROM messages")
         self._last_ts = next(iter(rows))[0] or 0.0
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write_forever(), name="fabric-chat-store-writer"
+        )
+
+    async def close(self) -> None:
+        """Stop the writer (failing what it had not committed) and close the file."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if not item.done.done():
+                item.done.set_exception(RuntimeError("the store closed"))
+        await super().close()
 
     async def get_conversation(self, group_id: str) -> ConversationRecord | None:
         """Return a conversation by group id, or ``None``."""
@@ -123,8 +190,9 @@ class SqliteStore(SqliteDirectory):
             group_id = row[0]
             now = time.time()
             await self._conn.executemany(
-                "INSERT INTO members (group_id, subscriber_id, address_id, joined_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO members (group_id, subscriber_id, address_id, joined_at, joined_seq) "
+                "SELECT ?1, ?2, ?3, ?4, last_seq FROM conversations WHERE group_id = ?1 "
+                "ON CONFLICT DO NOTHING",
                 [
                     (group_id, subscriber_id, address_id, now)
                     for subscriber_id, address_id in members
@@ -162,63 +230,127 @@ class SqliteStore(SqliteDirectory):
             cached = remember(self._members, group_id, [(row[0], row[1]) for row in rows])
         return list(cached)
 
-    async def _message_by_id(self, message_id: str) -> MessageRecord | None:
-        row = await self._one(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?", (message_id,)
-        )
-        return None if row is None else message_row(row)
-
     async def insert_message(
         self, message: MessageRecord, idempotency: tuple[str, str] | None
     ) -> tuple[MessageRecord, bool]:
-        """Store a message with a fresh, strictly growing ``ts`` (or replay an idempotent one)."""
-        async with self._lock:
-            if idempotency is not None:
-                row = await self._one(
-                    "SELECT message_id FROM idempotency_keys WHERE subscriber_id = ? AND key = ?",
-                    idempotency,
-                )
-                if row is not None:
-                    earlier = await self._message_by_id(row[0])
-                    if earlier is not None:
-                        return earlier, False
-            ts = max(time.time(), self._last_ts + 1e-6)
-            stored = msgspec.structs.replace(message, ts=ts)
-            await self._conn.execute(
-                "INSERT INTO messages (id, group_id, from_address_id, subscriber_id, user_name, "
-                "ts, type, subtype, kind, text, metadata, details, hidden) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    stored.id,
-                    stored.group_id,
-                    stored.from_address_id,
-                    stored.subscriber_id,
-                    stored.user_name,
-                    stored.ts,
-                    stored.type,
-                    stored.subtype,
-                    stored.kind,
-                    stored.text,
-                    encode_json(stored.metadata).decode(),
-                    encode_json(stored.details).decode(),
-                    int(stored.hidden),
-                ),
-            )
-            # The trigger messages_touch_conversation moves the conversation's last_message_at.
-            if idempotency is not None:
-                await self._conn.execute(
-                    "INSERT INTO idempotency_keys (subscriber_id, key, message_id, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (*idempotency, stored.id, ts),
-                )
+        """Store a message with the next ``seq`` and a fresh ``ts`` (or replay an idempotent one).
+
+        Concurrent calls are committed together by the store's writer (one transaction, one
+        sync); each returns once its own message is committed.
+        """
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        done: asyncio.Future[tuple[MessageRecord, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._inbox.put_nowait(_Pending(message, idempotency, done))
+        return await done
+
+    async def _write_forever(self) -> None:
+        """Commit queued messages in groups, as long as the store is open."""
+        while True:
+            batch = [await self._inbox.get()]
+            await asyncio.sleep(0)  # let the senders woken with this one queue theirs
+            while len(batch) < _MAX_GROUP and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            batch = [item for item in batch if not item.done.done()]
+            if not batch:
+                continue
+            try:
+                async with self._lock:
+                    results = await self._commit_group(batch)
+            except Exception as exc:  # the group failed: commit each alone, to fail only its own
+                logger.warning("a group commit failed (%s); retrying one by one", exc)
+                for item in batch:
+                    try:
+                        async with self._lock:
+                            results = await self._commit_group([item])
+                    except Exception as single:
+                        if not item.done.done():
+                            item.done.set_exception(single)
+                    else:
+                        _settle([item], results)
+            else:
+                _settle(batch, results)
+
+    async def _commit_group(self, batch: list[_Pending]) -> list[tuple[MessageRecord, bool]]:
+        """Insert a group of messages in one transaction; return each one's outcome."""
+        try:
+            earlier = await self._earlier_by_key(batch)
+            await self._load_last_seq({item.message.group_id for item in batch})
+            last_seq = dict(self._last_seq)
+            last_ts = self._last_ts
+            results: list[tuple[MessageRecord, bool]] = []
+            rows: list[tuple[Any, ...]] = []
+            keys: list[tuple[str, str, str, float]] = []
+            for item in batch:
+                if item.idempotency is not None and item.idempotency in earlier:
+                    results.append((earlier[item.idempotency], False))
+                    continue
+                last_ts = max(time.time(), last_ts + 1e-6)
+                seq = last_seq[item.message.group_id] + 1
+                last_seq[item.message.group_id] = seq
+                stored = msgspec.structs.replace(item.message, ts=last_ts, seq=seq)
+                rows.append(_message_values(stored))
+                if item.idempotency is not None:
+                    earlier[item.idempotency] = stored
+                    keys.append((*item.idempotency, stored.id, last_ts))
+                results.append((stored, True))
+            if rows:
+                # The trigger messages_touch_conversation moves last_message_at and last_seq.
+                await self._conn.executemany(_INSERT_MESSAGE, rows)
+            if keys:
+                await self._conn.executemany(_INSERT_KEY, keys)
             await self._conn.commit()
-            self._last_ts = ts
-            cached = self._conversations.get(stored.group_id)
+        except BaseException:
+            self._last_seq.clear()
+            await self._conn.rollback()
+            raise
+        self._last_ts = last_ts
+        self._last_seq.update(last_seq)
+        for stored, created in results:
+            cached = self._conversations.get(stored.group_id) if created else None
             if cached is not None:
                 self._conversations[stored.group_id] = msgspec.structs.replace(
-                    cached, last_message_at=ts
+                    cached, last_message_at=stored.ts
                 )
-        return stored, True
+        return results
+
+    async def _earlier_by_key(self, batch: list[_Pending]) -> dict[tuple[str, str], MessageRecord]:
+        """Return the stored messages of the group's idempotency keys seen before."""
+        keys = [item.idempotency for item in batch if item.idempotency is not None]
+        if not keys:
+            return {}
+        rows = await self._all(
+            f"SELECT k.subscriber_id, k.key, {MESSAGE_COLUMNS} FROM idempotency_keys k "
+            "JOIN json_each(?) j ON k.subscriber_id = json_extract(j.value, '$[0]') "
+            "AND k.key = json_extract(j.value, '$[1]') "
+            "JOIN messages m ON m.id = k.message_id",
+            (encode_json(keys).decode(),),
+        )
+        return {(row[0], row[1]): message_row(row[2:]) for row in rows}
+
+    async def _load_last_seq(self, group_ids: set[str]) -> None:
+        missing = [group_id for group_id in group_ids if group_id not in self._last_seq]
+        if not missing:
+            return
+        if len(self._last_seq) + len(missing) > _MAX_SEQ_CACHED:
+            self._last_seq.clear()
+            missing = list(group_ids)
+        rows = await self._all(
+            "SELECT group_id, last_seq FROM conversations "
+            "WHERE group_id IN (SELECT value FROM json_each(?))",
+            (encode_json(missing).decode(),),
+        )
+        self._last_seq.update({str(row[0]): int(row[1]) for row in rows})
+
+    async def message_at(self, group_id: str, seq: int) -> MessageRecord | None:
+        """Return the message at ``seq`` of the conversation, or ``None``."""
+        row = await self._one(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.group_id = ? AND m.seq = ?",
+            (group_id, seq),
+        )
+        return None if row is None else message_row(row)
 
     async def snapshot(self) -> float:
         """Return the ts of the last stored message: every later one has a larger ts."""

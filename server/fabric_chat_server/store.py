@@ -5,6 +5,24 @@ Routes and the hub talk to a :class:`Store` only;
 backend (PostgreSQL) implements the same protocol.
 Lists are keyset-paged by a :data:`Position` ``(sort key, id)``, newest first.
 
+Delivery works from positions, not frames:
+
+- Each message has a ``seq`` within its conversation, assigned by the store in the transaction
+  that stores it: 1, 2, 3... with no gap, in commit order (a PostgreSQL store takes it from
+  ``UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING last_seq``, whose row lock
+  orders concurrent senders of one conversation; SQLite has one writer). ``ts`` stays, for
+  display and for history pages. ``(group_id, seq)`` names a message, so a bus between server
+  instances carries positions only and each instance reads the message with :meth:`message_at`.
+- A session (what a ``protocol`` names) is a :class:`SessionRecord` plus its
+  :data:`Positions`: per conversation, the last ``seq`` its client acked. A new session stands at
+  the newest message of each of its subscriber's conversations; a conversation joined later
+  starts at the ``seq`` it had at the join. Sessions live in the store, so a resume is answered
+  on any instance, after a restart, with memory that does not grow with the events missed:
+  :meth:`backlog` counts them (a difference of sequence numbers) and :meth:`messages_after`
+  reads them back in bounded batches, in order.
+- Inserts may be grouped: concurrent :meth:`insert_message` calls share one transaction and
+  one sync, and each returns only once its message is committed.
+
 A list whose order can change under a reader (a conversation moves to the top on each new
 message) is read as of a snapshot (see :data:`SNAPSHOT_LISTS` and :meth:`Store.snapshot`), so a
 walk through it neither skips nor repeats an item.
@@ -26,14 +44,19 @@ __all__ = [
     "ListKind",
     "MessageRecord",
     "Position",
+    "Positions",
     "ProjectRecord",
     "SNAPSHOT_LISTS",
+    "SessionRecord",
     "Store",
     "SubscriberRecord",
 ]
 
 Position = tuple[float, str]
 """Where an item sits in a list: its sort key (a Unix time) and its id."""
+
+Positions = dict[str, int]
+"""Where a session stands: group id -> the last ``seq`` of that conversation it has acked."""
 
 Direction = Literal["older", "newer"]
 ListKind = Literal["conversation_messages", "subscriber_messages", "conversations", "addresses"]
@@ -109,6 +132,24 @@ class MessageRecord(msgspec.Struct, frozen=True):
     metadata: dict[str, Any]
     details: dict[str, Any]
     hidden: bool = False
+    seq: int = 0
+    """Position in its conversation (1, 2, 3...), assigned by the store when it commits."""
+
+
+class SessionRecord(msgspec.Struct, frozen=True):
+    """A session: what a ``protocol`` names, kept in the store so that any instance resumes it.
+
+    ``seen_at`` is when an instance last held it (refreshed while a socket is attached); a
+    session unseen for longer than the resume window is gone.
+    """
+
+    protocol: str
+    subscriber_id: str
+    project_id: str
+    event_acks: bool
+    authorization_state: str
+    created_at: float
+    seen_at: float
 
 
 class Store(Protocol):
@@ -190,11 +231,53 @@ class Store(Protocol):
     async def insert_message(
         self, message: MessageRecord, idempotency: tuple[str, str] | None
     ) -> tuple[MessageRecord, bool]:
-        """Store a message, giving it a ``ts`` later than every stored one.
+        """Store a message, giving it the next ``seq`` of its conversation and a later ``ts``.
 
         With ``idempotency`` ``(subscriber id, key)`` seen before, store nothing and return the
-        message stored then. Returns the stored message and whether it is new.
+        message stored then. Returns the stored message and whether it is new, once committed.
         """
+
+    async def message_at(self, group_id: str, seq: int) -> MessageRecord | None:
+        """Return the message at ``seq`` of the conversation, or ``None``."""
+
+    async def messages_after(
+        self, subscriber_id: str, positions: Positions, limit: int
+    ) -> list[MessageRecord]:
+        """Return up to ``limit`` messages of the subscriber's conversations beyond ``positions``.
+
+        A conversation missing from ``positions`` counts from the ``seq`` it had when the
+        subscriber joined it. Each conversation's messages come in ``seq`` order; the
+        conversations are interleaved in commit (``ts``) order.
+        """
+
+    async def create_session(self, session: SessionRecord, *, keep: int) -> list[str]:
+        """Store a new session standing at the newest message of each conversation.
+
+        Then forget the subscriber's least recently seen sessions beyond ``keep`` (the new one
+        is kept). Returns the protocols forgotten.
+        """
+
+    async def get_session(self, protocol: str) -> SessionRecord | None:
+        """Return a session by protocol, or ``None``."""
+
+    async def session_positions(self, protocol: str, subscriber_id: str) -> Positions:
+        """Return where the session stands in each of its subscriber's conversations."""
+
+    async def backlog(self, protocol: str, subscriber_id: str) -> int:
+        """Return how many messages the session has not acked (what a resume would replay)."""
+
+    async def save_positions(self, positions: dict[str, Positions], seen_at: float) -> None:
+        """Move sessions forward (never back) and mark them seen, in one transaction.
+
+        ``positions`` maps a protocol to its acked :data:`Positions`; a session with nothing
+        new maps to ``{}`` to be marked seen only. Unknown protocols are ignored.
+        """
+
+    async def drop_sessions(self, protocols: list[str]) -> None:
+        """Forget sessions and their positions."""
+
+    async def expire_sessions(self, seen_before: float) -> int:
+        """Forget every session last seen before ``seen_before``; return how many."""
 
     async def snapshot(self) -> float:
         """Return a point in the order of writes: every message stored later has a larger ts."""

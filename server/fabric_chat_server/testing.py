@@ -97,7 +97,13 @@ class LocalServer:
         """Start the server (on the same port as before, after a stop)."""
         config = replace(self.config, port=self.port)
         app = create_app(config)
-        runner = web.AppRunner(app, shutdown_timeout=1.0, handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            app,
+            shutdown_timeout=1.0,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=config.header_timeout,
+        )
         await runner.setup()
         site = web.TCPSite(runner, config.host, self.port)
         await site.start()

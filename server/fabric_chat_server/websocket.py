@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from typing import Any
 
 import msgspec
@@ -30,10 +31,12 @@ from fabric_chat.models import (
 )
 
 from .auth import TokenClaims, TokenError
+from .events import message_event
 from .frames import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     RESUME_REFUSED,
@@ -44,9 +47,10 @@ from .frames import (
     request_frame,
     result_frame,
 )
-from .hub import Channel, Session
+from .hub import Channel, LiveSession
 from .inputs import verify_subscriber_token
 from .state import STATE, ServerState
+from .store import MessageRecord, Positions, SessionRecord
 
 __all__ = ["close_all_sockets", "websocket_handler"]
 
@@ -73,7 +77,7 @@ class _Connection:
         self.state = state
         self.ws = ws
         self.transport = transport
-        self.session: Session | None = None
+        self.session: LiveSession | None = None
         self.channel: Channel | None = None
         self.waiters: dict[str, asyncio.Future[Any]] = {}
 
@@ -91,7 +95,12 @@ class _Connection:
         return claims
 
     async def connect(self, request_id: RpcId, raw: Any) -> None:
-        """Open or resume the session; answer, send the authorization state, replay events."""
+        """Open or resume the session; answer, send the authorization state, then catch up.
+
+        A resume is honoured when the session is in the store (within the resume window, on
+        any instance, after a restart) and at most ``max_replay_events`` behind; the replay
+        itself is the session's pump, reading from the store as the socket drains.
+        """
         if self.session is not None:
             raise _Refused(INVALID_REQUEST, "already connected", close=False)
         try:
@@ -99,22 +108,29 @@ class _Connection:
         except msgspec.ValidationError as exc:
             raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
         claims = await self._claims(params.authentication.jwt_token)
-        hub = self.state.hub
+        state, config = self.state, self.state.config
+        if state.connect_limiter.check("subscriber:" + claims.sub) > 0:
+            raise _Refused(LIMIT_EXCEEDED, "too many connects; retry later", close=True)
+        hub, store = state.hub, state.store
         if params.protocol:
-            session = hub.resumable(params.protocol, claims.sub)
-            if session is None:
-                raise _Refused(RESUME_REFUSED, "the session cannot be resumed", close=False)
-            session.token_expires_at = float(claims.exp)
+            record, positions = await self._resumable(params.protocol, claims)
         else:
-            session = hub.create(
-                jti=claims.jti,
+            if hub.sockets_of(claims.sub) >= config.max_sockets_per_subscriber:
+                raise _Refused(LIMIT_EXCEEDED, "too many open sockets", close=True)
+            now = time.time()
+            record = SessionRecord(
+                protocol=f"signalwire_{claims.jti}_{uuid.uuid4()}",
                 subscriber_id=claims.sub,
                 project_id=claims.project_id,
                 event_acks=params.event_acks,
-                expires_at=float(claims.exp),
+                authorization_state=uuid.uuid4().hex,
+                created_at=now,
+                seen_at=now,
             )
+            hub.close(await store.create_session(record, keep=config.max_sessions_per_subscriber))
+            positions = await store.session_positions(record.protocol, claims.sub)
         result = ConnectResult(
-            protocol=session.protocol,
+            protocol=record.protocol,
             identity=claims.sub,
             ice_servers=[],
             authorization=ConnectAuthorization(
@@ -133,20 +149,51 @@ class _Connection:
         transport = self.transport
         channel = Channel(
             self.ws,
-            self.state.config.send_queue_size,
+            config.send_queue_size,
             abort=None if transport is None else transport.abort,
         )
-        self.channel = channel
-        self.session = session
         channel.offer(result_frame(request_id, result))
         _, state_frame = event_frame(
             "signalwire.authorization.state",
-            channel=session.protocol,
+            channel=record.protocol,
             is_author=False,
-            payload=AuthorizationStateParams(authorization_state=session.authorization_state),
+            payload=AuthorizationStateParams(authorization_state=record.authorization_state),
         )
         channel.offer(state_frame)
-        hub.attach(session, channel)
+        self.channel = channel
+        self.session = LiveSession(record, channel, positions, float(claims.exp))
+        hub.attach(self.session)
+
+    async def _resumable(
+        self, protocol: str, claims: TokenClaims
+    ) -> tuple[SessionRecord, Positions]:
+        """Return the stored session ``protocol`` and its positions, or refuse the resume."""
+        state, store = self.state, self.state.store
+        record = await store.get_session(protocol)
+        live = state.hub.live(protocol)
+        if (
+            record is None
+            or record.subscriber_id != claims.sub
+            or (live is None and record.seen_at < time.time() - state.config.resume_window)
+        ):
+            raise _Refused(RESUME_REFUSED, "the session cannot be resumed", close=False)
+        if live is None and state.hub.sockets_of(claims.sub) >= (
+            state.config.max_sockets_per_subscriber
+        ):
+            raise _Refused(LIMIT_EXCEEDED, "too many open sockets", close=True)
+        if live is not None:  # the socket that held it is superseded; keep what it acked
+            await state.hub.detach(live)
+            live.channel.finish(superseded=True)
+        backlog = await store.backlog(protocol, claims.sub)
+        if backlog > state.config.max_replay_events:
+            await store.drop_sessions([protocol])
+            raise _Refused(
+                RESUME_REFUSED,
+                f"{backlog} events missed, more than the {state.config.max_replay_events} a "
+                "resume replays; connect fresh and read the history",
+                close=False,
+            )
+        return record, await store.session_positions(protocol, claims.sub)
 
     async def reauthenticate(self, request_id: RpcId, raw: Any) -> None:
         assert self.session is not None
@@ -160,7 +207,7 @@ class _Connection:
             raise _Refused(exc.code, exc.message, close=False) from None
         if claims.sub != self.session.subscriber_id:
             raise _Refused(TOKEN_ERROR, "the token belongs to another subscriber", close=False)
-        self.session.token_expires_at = float(claims.exp)
+        self.session.resume_sending(float(claims.exp))
         await self.send(result_frame(request_id, EmptyResult()))
 
     async def handle_text(self, data: str) -> bool:
@@ -227,6 +274,26 @@ class _Connection:
             _, frame = request_frame("signalwire.ping", PingParams(timestamp=time.time()))
             self.channel.offer(frame)
 
+    async def close_unless_connected(self) -> None:
+        """Close the socket when ``signalwire.connect`` has not succeeded in time."""
+        await asyncio.sleep(self.state.config.auth_timeout)
+        if self.session is None and not self.ws.closed:
+            logger.info("closing a socket that did not connect in time")
+            if self.transport is not None:
+                self.transport.abort()
+
+    async def pump(self) -> None:
+        """Catch the session up from the store whenever it falls behind (see the hub)."""
+        assert self.session is not None
+        store, config = self.state.store, self.state.config
+
+        async def frames(record: MessageRecord, subscriber_id: str) -> tuple[str, bytes] | None:
+            return await message_event(store, record, subscriber_id)
+
+        await self.session.pump(
+            store, frames, batch=config.replay_batch, stall=config.stall_timeout
+        )
+
     async def watch_expiry(self) -> None:
         """Disconnect the socket once its token has expired (reauthenticate moves the deadline)."""
         session = self.session
@@ -260,6 +327,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if state.shutting_down:
         raise web.HTTPServiceUnavailable()
+    wait = state.connect_limiter.check("address:" + (request.remote or ""))
+    if wait > 0:
+        raise web.HTTPTooManyRequests(
+            headers={"Retry-After": state.connect_limiter.retry_after(wait)}
+        )
     ws = web.WebSocketResponse(
         max_msg_size=max(4 * state.config.max_frame_bytes, 1024 * 1024), timeout=0.5
     )
@@ -270,8 +342,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     try:
         async with asyncio.TaskGroup() as tasks:
             pinger = tasks.create_task(connection.ping_loop())
+            doorman = tasks.create_task(connection.close_unless_connected())
             writer: asyncio.Task[None] | None = None
             watcher: asyncio.Task[None] | None = None
+            pump: asyncio.Task[None] | None = None
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     try:
@@ -288,22 +362,27 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                     keep = connection.session is not None
                 else:
                     break
-                if writer is None and connection.channel is not None:
-                    writer = tasks.create_task(connection.channel.run_writer())
+                session = connection.session
+                if writer is None and session is not None:
+                    doorman.cancel()
+                    writer = tasks.create_task(session.channel.run_writer())
                     watcher = tasks.create_task(connection.watch_expiry())
+                    pump = tasks.create_task(connection.pump())
                 if not keep:
                     break
+            doorman.cancel()
             if connection.channel is not None:
                 connection.channel.finish()
             pinger.cancel()
-            if watcher is not None:
-                watcher.cancel()
+            for task in (watcher, pump):
+                if task is not None:
+                    task.cancel()
         if not ws.closed:
             await ws.close()
     finally:
         connections.discard(connection)
-        if connection.session is not None and connection.channel is not None:
-            state.hub.detach(connection.session, connection.channel)
+        if connection.session is not None:
+            await state.hub.detach(connection.session)
     return ws
 
 

@@ -64,7 +64,7 @@ async def test_concurrent_sends_arrive_in_store_order(
     assert [m["id"] for m in page["data"]] == [event["id"] for event in reversed(events)]
 
 
-async def test_resume_after_restart_is_refused_and_fresh_connect_works(
+async def test_resume_after_restart_is_honoured_and_an_unknown_one_refused(
     server: LocalServer, rpc_factory: Any
 ) -> None:
     bob = await server.token("bob")
@@ -73,8 +73,11 @@ async def test_resume_after_restart_is_refused_and_fresh_connect_works(
     protocol = rpc.protocol
     await server.restart()
     again = await rpc_factory()
-    assert (await again.connect(bob, protocol=protocol))["error"]["code"] == -32003
-    assert "result" in await again.connect(bob)
+    answer = await again.connect(bob, protocol=protocol)
+    assert answer["result"]["protocol"] == protocol  # sessions live in the store
+    other = await rpc_factory()
+    assert (await other.connect(bob, protocol=protocol + "x"))["error"]["code"] == -32003
+    assert "result" in await other.connect(bob)
 
 
 async def test_websocket_connect_errors(server: LocalServer, rpc_factory: Any) -> None:

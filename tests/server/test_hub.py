@@ -1,14 +1,19 @@
-"""The hub's fan-out: one slow socket never blocks the others; un-acked events are bounded."""
+"""The hub delivers from positions: a slow socket never blocks others, memory holds no events."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import fabric_chat_server
-from fabric_chat_server.hub import Channel, Hub
+from fabric_chat_server.events import message_event, publish_message
+from fabric_chat_server.hub import Channel, Hub, LiveSession, event_id_of
+from fabric_chat_server.sqlite_store import SqliteStore
+from fabric_chat_server.store import ConversationRecord, MessageRecord, SessionRecord
 
 _NEVER = float("inf")  # a token that never expires
 
@@ -36,65 +41,107 @@ class _FastSocket(_StuckSocket):
         self.sent.append(frame)
 
 
-async def test_slow_socket_is_dropped_without_blocking_others() -> None:
-    hub = Hub(resume_window=60.0, max_unacked=100)
-    stuck, fast = _StuckSocket(), _FastSocket()
-    slow_session = hub.create(
-        jti="j1", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+async def _chat(store: SqliteStore) -> tuple[str, str]:
+    """Return ``(subscriber id, group id)`` of a subscriber in a 1:1 with another."""
+    await store.put_project("p", "hash")
+    alice, alice_address = await store.ensure_subscriber("p", "alice", None)
+    bob, bob_address = await store.ensure_subscriber("p", "bob", None)
+    draft = ConversationRecord(
+        group_id=str(uuid.uuid4()),
+        project_id="p",
+        kind="direct",
+        address_a=alice_address.id,
+        address_b=bob_address.id,
+        name="",
+        created_at=time.time(),
     )
-    fast_session = hub.create(
-        jti="j2", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+    conversation = await store.open_conversation(
+        draft, "pair", [(alice.id, alice_address.id), (bob.id, bob_address.id)]
     )
-    slow_channel, fast_channel = Channel(stuck, queue_size=3), Channel(fast, queue_size=3)  # type: ignore[arg-type]
-    hub.attach(slow_session, slow_channel)
-    hub.attach(fast_session, fast_channel)
-    async with asyncio.TaskGroup() as tasks:
-        writers = [tasks.create_task(c.run_writer()) for c in (slow_channel, fast_channel)]
-        for i in range(10):
-            for session in hub.sessions_of("s"):
-                session.deliver(f"e{i}", f"frame {i}".encode())
-            await asyncio.sleep(0)
-        assert slow_channel.overflowed
-        assert fast.sent == [f"frame {i}".encode() for i in range(10)]
-        stuck.release.set()
-        fast_channel.finish()
-        async with asyncio.timeout(5):
-            await asyncio.gather(*writers)
-    assert stuck.close_code == 1013
-    # The slow session kept its un-acked events for a resume.
-    assert list(slow_session.unacked) == [f"e{i}" for i in range(10)]
+    return alice.id, conversation.group_id
 
 
-def test_unacked_overflow_breaks_resume_and_acks_free_events() -> None:
-    hub = Hub(resume_window=60.0, max_unacked=3)
-    session = hub.create(
-        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+async def _send(store: SqliteStore, subscriber_id: str, group_id: str, text: str) -> MessageRecord:
+    draft = MessageRecord(
+        id=str(uuid.uuid4()),
+        group_id=group_id,
+        from_address_id="a",
+        subscriber_id=subscriber_id,
+        user_name=None,
+        ts=0.0,
+        type="message",
+        subtype="chat",
+        kind=None,
+        text=text,
+        metadata={},
+        details={},
     )
-    for i in range(3):
-        session.deliver(f"e{i}", b"x")
-    session.ack("e0")
-    assert list(session.unacked) == ["e1", "e2"]
-    assert hub.resumable(session.protocol, "s") is session
-    for i in range(3, 6):
-        session.deliver(f"e{i}", b"x")
-    assert session.broken
-    assert hub.resumable(session.protocol, "s") is None
+    stored, created = await store.insert_message(draft, None)
+    assert created
+    return stored
 
 
-def test_detached_sessions_expire_after_the_window() -> None:
-    now = [100.0]
-    hub = Hub(resume_window=10.0, max_unacked=10, clock=lambda: now[0])
-    session = hub.create(
-        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=_NEVER
+async def _live(store: SqliteStore, hub: Hub, subscriber_id: str, socket: Any) -> LiveSession:
+    now = time.time()
+    record = SessionRecord(
+        protocol=f"p-{uuid.uuid4()}",
+        subscriber_id=subscriber_id,
+        project_id="p",
+        event_acks=True,
+        authorization_state="s",
+        created_at=now,
+        seen_at=now,
     )
-    channel: Any = Channel(_FastSocket(), queue_size=4)  # type: ignore[arg-type]
-    hub.attach(session, channel)
-    hub.detach(session, channel)
-    now[0] += 9.0
-    assert hub.resumable(session.protocol, "s") is session
-    now[0] += 2.0
-    assert hub.resumable(session.protocol, "s") is None
-    assert list(hub.sessions_of("s")) == []
+    await store.create_session(record, keep=10)
+    positions = await store.session_positions(record.protocol, subscriber_id)
+    session = LiveSession(record, Channel(socket, queue_size=3), positions, _NEVER)
+    hub.attach(session)
+    return session
+
+
+async def test_a_stalled_socket_is_dropped_and_others_get_every_event(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "chat.db")
+    await store.open()
+    try:
+        alice, group = await _chat(store)
+        hub = Hub(store)
+        stuck, fast = _StuckSocket(), _FastSocket()
+        slow_session = await _live(store, hub, alice, stuck)
+        fast_session = await _live(store, hub, alice, fast)
+
+        async def frames(record: MessageRecord, subscriber_id: str) -> tuple[str, bytes] | None:
+            return await message_event(store, record, subscriber_id)
+
+        async with asyncio.TaskGroup() as tasks:
+            work = [tasks.create_task(s.channel.run_writer()) for s in (slow_session, fast_session)]
+            pumps = [
+                tasks.create_task(s.pump(store, frames, batch=4, stall=0.3))
+                for s in (slow_session, fast_session)
+            ]
+            for i in range(10):  # more than the queue holds: the rest comes from the store
+                await publish_message(store, hub, await _send(store, alice, group, f"m{i}"))
+            async with asyncio.timeout(10):
+                while len(fast.sent) < 10 or not slow_session.channel.overflowed:
+                    await asyncio.sleep(0.01)
+            stuck.release.set()
+            for session in (slow_session, fast_session):
+                session.channel.finish()
+            for pump in pumps:
+                pump.cancel()
+            async with asyncio.timeout(5):
+                await asyncio.gather(*work)
+        assert stuck.close_code == 1013
+        assert [f'"text":"m{i}"'.encode() in frame for i, frame in enumerate(fast.sent)] == [
+            True
+        ] * 10
+        # Acks move the session's position; a saved position is what a resume starts from.
+        assert fast_session.ack(event_id_of(group, 7))
+        assert not fast_session.ack(event_id_of(group, 11))  # never sent
+        await hub.detach(fast_session)
+        assert await store.backlog(fast_session.protocol, alice) == 3
+        assert await store.backlog(slow_session.protocol, alice) == 10
+    finally:
+        await store.close()
 
 
 def test_every_public_hub_method_is_called_by_the_server() -> None:
@@ -108,6 +155,6 @@ def test_every_public_hub_method_is_called_by_the_server() -> None:
         for name, member in inspect.getmembers(Hub, inspect.isfunction)
         if not name.startswith("_")
     ]
-    assert "create" in methods
+    assert "attach" in methods
     unused = [name for name in methods if f".{name}(" not in sources]
     assert unused == []

@@ -329,23 +329,6 @@ async def test_expired_token_disconnects_the_socket_unless_reauthenticated(
     assert seen["params"]["params"]["text"] == "after expiry"
 
 
-def test_an_expired_session_is_sent_no_events() -> None:
-    from fabric_chat_server.hub import Channel, Hub
-
-    class Socket:
-        closed = False
-
-    hub = Hub(resume_window=60.0, max_unacked=10)
-    session = hub.create(
-        jti="j", subscriber_id="s", project_id="p", event_acks=True, expires_at=time.time() - 1
-    )
-    channel = Channel(Socket(), 10)  # type: ignore[arg-type]
-    hub.attach(session, channel)
-    session.deliver("e1", "frame")
-    assert channel._queue.empty()
-    assert list(session.unacked) == ["e1"]  # kept for a resume with a fresh token
-
-
 async def test_two_subscribers_chat_over_the_socket_in_the_group_dialect(
     server: LocalServer, api: Any, rpc_factory: Any
 ) -> None:

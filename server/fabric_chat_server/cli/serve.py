@@ -31,7 +31,9 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     from ..state import STATE
 
     app = create_app(config)
-    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
+    runner = web.AppRunner(
+        app, shutdown_timeout=0.5, handle_signals=False, keepalive_timeout=config.header_timeout
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
