@@ -21,7 +21,7 @@ __all__ = ["BACKFILL_PAGE_SIZE", "MESSAGE_EVENTS", "Feeds"]
 logger = logging.getLogger(__name__)
 
 MESSAGE_EVENTS = frozenset({"conversation.message"})
-#: Page size used to backfill subscriptions after a reconnect.
+#: Page size used to backfill subscriptions after a refused resume.
 BACKFILL_PAGE_SIZE = 100
 
 _decode_key = msgspec.json.Decoder(MessageKey).decode
@@ -106,6 +106,10 @@ class Feeds:
             subscription.fail(error)
 
     def on_reconnected(self) -> None:
-        """Have every live subscription backfill what the socket may have missed."""
+        """Have every live subscription backfill what the socket may have missed.
+
+        Called after a reconnect that the server did not resume; an honoured resume replays
+        the missed events itself.
+        """
         for subscription in list(self._subscriptions):
             subscription.resync()

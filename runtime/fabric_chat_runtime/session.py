@@ -58,7 +58,7 @@ class EventSink(Protocol):
         """Take one event's inner ``params`` (already acked)."""
 
     def on_reconnected(self) -> None:
-        """Learn that a new socket is up, before any of its events arrive."""
+        """Learn that a new socket is up without its resume, before any of its events arrive."""
 
     def on_refused(self, error: errors.AuthenticationError) -> None:
         """Learn that the server refused the token: the socket will never come back."""
@@ -249,8 +249,8 @@ class SocketSession:
         ws = await self._transport.ws_connect(self._ws_url, timeout=self._connect_timeout)
         self._ws = ws
         try:
-            await self._handshake(ws)
-            if resuming:
+            resumed = await self._handshake(ws)
+            if resuming and not resumed:  # an honoured resume replays what was missed
                 self._sink.on_reconnected()
             self._up = True
             self._up_since = self._reconnect.clock()
@@ -262,7 +262,8 @@ class SocketSession:
             self._ws = None
             await ws.close()
 
-    async def _handshake(self, ws: WebSocket) -> None:
+    async def _handshake(self, ws: WebSocket) -> bool:
+        """Connect (resuming when there is a protocol); return whether the server resumed it."""
         request_id = str(uuid.uuid4())
         params: dict[str, object] = {
             "version": VERSION,
@@ -299,10 +300,12 @@ class SocketSession:
             result = _decode_connect(frame.result)
         except (msgspec.DecodeError, msgspec.ValidationError):
             raise errors.ProtocolError("malformed signalwire.connect result") from None
-        if resume and result.protocol != self._protocol:
+        resumed = resume and result.protocol == self._protocol
+        if not resumed:
             self._auth_state = None
         self._protocol = result.protocol
-        logger.info("socket connected (resumed=%s)", resume and result.protocol is not None)
+        logger.info("socket connected (resumed=%s)", resumed)
+        return resumed
 
     async def _await_response(self, ws: WebSocket, request_id: str) -> Frame:
         while True:

@@ -4,8 +4,9 @@ Each :class:`Subscription` is a local filter with its own queue and worker task,
 (async) callback never holds up the socket reader. A plain function callback is called by the
 reader itself when nothing is queued before it (the common case: one hop fewer per message);
 anything else goes through the queue, in order. It remembers the last message it delivered and,
-after any reconnect, backfills from history everything newer, in order, before live events;
-it drops any message whose id it has already delivered.
+after a reconnect whose resume the server refused (an honoured resume replays what was missed),
+backfills from history everything newer, in order, before live events; it drops any message
+whose id it has already delivered.
 """
 
 from __future__ import annotations

@@ -147,6 +147,10 @@ def backfills(caplog: pytest.LogCaptureFixture) -> int:
     return sum(1 for r in caplog.records if r.getMessage().startswith("backfilled"))
 
 
+def resumes(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(1 for r in caplog.records if r.getMessage() == "socket connected (resumed=True)")
+
+
 async def test_server_killed_and_restarted_mid_stream(
     server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -154,13 +158,14 @@ async def test_server_killed_and_restarted_mid_stream(
 
     async def restart(n: int) -> None:
         if n in (17, 38):
-            await server.restart()  # same database and port; every socket and session is lost
+            await server.restart()  # same database and port; every socket is lost, not sessions
 
     outcome = await run_series(server, restart)
     outcome.assert_exactly_once_in_order()
     assert outcome.bob_states.count(ConnectionState.RECONNECTING) >= 2
     assert outcome.alice_states.count(ConnectionState.RECONNECTING) >= 2
-    assert backfills(caplog) >= 6  # three subscriptions, two restarts
+    assert resumes(caplog) >= 4  # two clients, two restarts: sessions are kept in the store
+    assert backfills(caplog) == 0  # an honoured resume replays; the SDK reads no history
 
 
 async def test_server_down_while_messages_are_sent(
@@ -183,7 +188,7 @@ async def test_server_down_while_messages_are_sent(
         outcome = await run_series(server, outage)
     outcome.assert_exactly_once_in_order()
     assert any("failed to connect; retry" in r.getMessage() for r in caplog.records)
-    assert backfills(caplog) >= 3
+    assert resumes(caplog) >= 2
 
 
 async def test_dropped_sockets(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -196,7 +201,8 @@ async def test_dropped_sockets(server: LocalServer, caplog: pytest.LogCaptureFix
     outcome = await run_series(server, drop)
     outcome.assert_exactly_once_in_order()
     assert outcome.bob_states.count(ConnectionState.RECONNECTING) >= 5
-    assert backfills(caplog) >= 15
+    assert resumes(caplog) >= 10
+    assert backfills(caplog) == 0
 
 
 async def test_delayed_pings(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -308,4 +314,4 @@ async def test_server_process_killed_with_sigkill_mid_series(
     outcome.assert_exactly_once_in_order()
     assert ConnectionState.RECONNECTING in outcome.bob_states
     assert any("failed to connect; retry" in r.getMessage() for r in caplog.records)
-    assert backfills(caplog) >= 3
+    assert resumes(caplog) >= 2

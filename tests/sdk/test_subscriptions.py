@@ -128,6 +128,7 @@ async def test_duplicates_are_dropped(server: FakeServer, client: Client) -> Non
 
 
 async def test_backfill_after_a_dropped_socket(server: FakeServer) -> None:
+    server.refuse_resume = True  # the SDK backfills only when the server refuses the resume
     gate = Gate()
     got: list[str] = []
     everything: list[str] = []
@@ -166,6 +167,7 @@ async def test_backfill_after_a_dropped_socket(server: FakeServer) -> None:
 async def test_backfill_retries_when_history_fails(server: FakeServer) -> None:
     from .conftest import Canned
 
+    server.refuse_resume = True
     gate = Gate()
     got: list[str] = []
     async with Client(token=server.token, reconnect=ReconnectPolicy(base=0.01, sleep=gate)) as c:
@@ -211,3 +213,25 @@ async def test_stream_yields_until_the_block_or_client_ends(server: FakeServer) 
         assert seen == ["last"]
         async for _ in other:  # stays ended
             raise AssertionError("a closed stream yielded")
+
+
+async def test_an_honoured_resume_is_trusted_and_reads_no_history(server: FakeServer) -> None:
+    """The fake honours the resume (and replays nothing): the SDK must not backfill."""
+    gate = Gate()
+    got: list[str] = []
+    async with Client(token=server.token, reconnect=ReconnectPolicy(base=0.01, sleep=gate)) as c:
+        await c.engine.subscribe(
+            item_type=ChatMessage,
+            on_message=lambda m: got.append(m.text),
+            address_id=PEER,
+            chat_only=True,
+        )
+        await server.drop_sockets()
+        await eventually(lambda: gate.waiting > 0)
+        server.add("only in history")
+        reads = len(server.requests)
+        gate.open.set()
+        await eventually(lambda: c.state is ConnectionState.CONNECTED)
+        await server.publish(server.add("live"))
+        await eventually(lambda: got == ["live"])
+        assert len(server.requests) == reads  # no history read after the resume

@@ -218,6 +218,7 @@ async def test_logging_never_carries_the_token(
     server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    server.refuse_resume = True  # a fresh connect and a backfill log too
     async with Client(token=server.token) as client:
         got = Inbox()
         await client.engine.subscribe(
