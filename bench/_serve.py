@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
         project_token=args.project_token,
         jwt_secret=args.jwt_secret,
         rate_limit_per_second=args.rate_limit,
+        connects_per_second=0.0,  # the figures open many sockets from one address at once
+        max_sockets_per_subscriber=10_000,
         ping_interval=args.ping_interval,
     )
     asyncio.run(run_server(config))

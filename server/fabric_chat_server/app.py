@@ -14,7 +14,7 @@ from aiohttp import web
 from fabric_chat.contract import WS_PATH
 
 from .auth import TokenService, hash_project_token
-from .config import ServerConfig
+from .config import ADDRESS_FACTOR, ServerConfig
 from .errors import error_middleware
 from .hub import Hub
 from .limits import RateLimiter
@@ -125,6 +125,9 @@ def create_app(config: ServerConfig, *, store: Store | None = None) -> web.Appli
         hub=Hub(store),
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
         connect_limiter=RateLimiter(config.connects_per_second, config.connect_burst),
+        address_connect_limiter=RateLimiter(
+            config.connects_per_second * ADDRESS_FACTOR, config.connect_burst * ADDRESS_FACTOR
+        ),
     )
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware(state.stats)],

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ServerConfig"]
+__all__ = ["ADDRESS_FACTOR", "ServerConfig"]
+
+ADDRESS_FACTOR = 10
+"""One client address may connect this many times as often as one subscriber (many users)."""
 
 
 @dataclass(slots=True)
@@ -46,9 +49,10 @@ class ServerConfig:
         max_sockets_per_subscriber: Open WebSockets one subscriber may hold.
         max_sessions_per_subscriber: Sessions (open or resumable) kept per subscriber; a new one
             beyond it forgets the least recently seen.
-        connects_per_second: WebSocket connects allowed per second per subscriber and per client
-            address (burst: ``connect_burst``); ``0`` disables.
-        connect_burst: WebSocket connects allowed at once, per subscriber and per address.
+        connects_per_second: WebSocket connects allowed per second per subscriber (burst:
+            ``connect_burst``), and :data:`ADDRESS_FACTOR` times that per client address;
+            ``0`` disables both.
+        connect_burst: WebSocket connects one subscriber may make at once.
         auth_timeout: Seconds a socket may stay open without completing ``signalwire.connect``.
         header_timeout: Seconds an HTTP connection may take to send a request's headers (and
             may stay idle between requests).

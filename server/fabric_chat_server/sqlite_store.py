@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -259,19 +260,31 @@ class SqliteStore(SqliteSessions):
             try:
                 async with self._lock:
                     results = await self._commit_group(batch)
+            except sqlite3.IntegrityError:  # another writer moved a seq: reload it, try again
+                try:
+                    async with self._lock:
+                        results = await self._commit_group(batch)
+                except Exception as exc:
+                    logger.warning("a group commit failed (%s); retrying one by one", exc)
+                    await self._commit_each(batch)
+                else:
+                    _settle(batch, results)
             except Exception as exc:  # the group failed: commit each alone, to fail only its own
                 logger.warning("a group commit failed (%s); retrying one by one", exc)
-                for item in batch:
-                    try:
-                        async with self._lock:
-                            results = await self._commit_group([item])
-                    except Exception as single:
-                        if not item.done.done():
-                            item.done.set_exception(single)
-                    else:
-                        _settle([item], results)
+                await self._commit_each(batch)
             else:
                 _settle(batch, results)
+
+    async def _commit_each(self, batch: list[_Pending]) -> None:
+        for item in batch:
+            try:
+                async with self._lock:
+                    results = await self._commit_group([item])
+            except Exception as single:
+                if not item.done.done():
+                    item.done.set_exception(single)
+            else:
+                _settle([item], results)
 
     async def _commit_group(self, batch: list[_Pending]) -> list[tuple[MessageRecord, bool]]:
         """Insert a group of messages in one transaction; return each one's outcome."""

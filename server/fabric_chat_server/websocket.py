@@ -49,6 +49,7 @@ from .frames import (
 )
 from .hub import Channel, LiveSession
 from .inputs import verify_subscriber_token
+from .limits import RateLimiter
 from .state import STATE, ServerState
 from .store import MessageRecord, Positions, SessionRecord
 
@@ -109,7 +110,7 @@ class _Connection:
             raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
         claims = await self._claims(params.authentication.jwt_token)
         state, config = self.state, self.state.config
-        if state.connect_limiter.check("subscriber:" + claims.sub) > 0:
+        if state.connect_limiter.check(claims.sub) > 0:
             raise _Refused(LIMIT_EXCEEDED, "too many connects; retry later", close=True)
         hub, store = state.hub, state.store
         if params.protocol:
@@ -327,11 +328,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if state.shutting_down:
         raise web.HTTPServiceUnavailable()
-    wait = state.connect_limiter.check("address:" + (request.remote or ""))
+    wait = state.address_connect_limiter.check(request.remote or "")
     if wait > 0:
-        raise web.HTTPTooManyRequests(
-            headers={"Retry-After": state.connect_limiter.retry_after(wait)}
-        )
+        raise web.HTTPTooManyRequests(headers={"Retry-After": RateLimiter.retry_after(wait)})
     ws = web.WebSocketResponse(
         max_msg_size=max(4 * state.config.max_frame_bytes, 1024 * 1024), timeout=0.5
     )

@@ -19,6 +19,8 @@ __all__ = ["COMMANDS", "serve"]
 
 logger = logging.getLogger(__name__)
 
+_DEFAULTS = ServerConfig()
+
 
 async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, then stop cleanly.
@@ -111,6 +113,67 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
     help="Requests per second each caller may sustain (burst: twice that); 0 turns it off.",
 )
 @click.option(
+    "--max-replay",
+    "max_replay_events",
+    default=_DEFAULTS.max_replay_events,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most missed events a resume replays; further behind, the client starts fresh.",
+)
+@click.option(
+    "--max-sockets",
+    "max_sockets_per_subscriber",
+    default=_DEFAULTS.max_sockets_per_subscriber,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Open WebSockets per subscriber.",
+)
+@click.option(
+    "--max-sessions",
+    "max_sessions_per_subscriber",
+    default=_DEFAULTS.max_sessions_per_subscriber,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Sessions (open or resumable) kept per subscriber; the least recently seen go first.",
+)
+@click.option(
+    "--connect-rate",
+    "connects_per_second",
+    default=_DEFAULTS.connects_per_second,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="WebSocket connects per second per subscriber (burst: --connect-burst), ten times "
+    "that per client address; 0 turns both off.",
+)
+@click.option(
+    "--connect-burst",
+    default=_DEFAULTS.connect_burst,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="WebSocket connects one subscriber may make at once (ten times that per address).",
+)
+@click.option(
+    "--auth-timeout",
+    default=_DEFAULTS.auth_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds a WebSocket may stay open before completing signalwire.connect.",
+)
+@click.option(
+    "--header-timeout",
+    default=_DEFAULTS.header_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds an HTTP connection may take to send its request headers (or stay idle).",
+)
+@click.option(
+    "--stall-timeout",
+    default=_DEFAULTS.stall_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds a socket that does not read is kept before it is dropped.",
+)
+@click.option(
     "--log-level",
     default="WARNING",
     show_default=True,
@@ -126,6 +189,14 @@ def serve(
     ping_interval: float,
     resume_window: float,
     rate_limit: float,
+    max_replay_events: int,
+    max_sockets_per_subscriber: int,
+    max_sessions_per_subscriber: int,
+    connects_per_second: float,
+    connect_burst: int,
+    auth_timeout: float,
+    header_timeout: float,
+    stall_timeout: float,
     log_level: str,
 ) -> None:
     """Run the local chat server (REST and WebSocket on one origin)."""
@@ -149,6 +220,14 @@ def serve(
         resume_window=resume_window,
         rate_limit_per_second=rate_limit,
         rate_limit_burst=max(1, int(rate_limit * 2)),
+        max_replay_events=max_replay_events,
+        max_sockets_per_subscriber=max_sockets_per_subscriber,
+        max_sessions_per_subscriber=max_sessions_per_subscriber,
+        connects_per_second=connects_per_second,
+        connect_burst=connect_burst,
+        auth_timeout=auth_timeout,
+        header_timeout=header_timeout,
+        stall_timeout=stall_timeout,
     )
     try:
         asyncio.run(run_server(config))
