@@ -67,11 +67,17 @@ def seed(db_path: Path, pair: Pair, count: int, base_ts: float) -> float:
         subscriber = db.execute(
             "SELECT subscriber_id FROM addresses WHERE id = ?", (pair.alice.me,)
         ).fetchone()[0]
-        db.executemany(
+        last_seq = db.execute(
+            "SELECT last_seq FROM conversations WHERE group_id = ?", (pair.group_id,)
+        ).fetchone()[0]
+        db.executemany(  # each message takes the next seq of its conversation, as the store does
             "INSERT INTO messages (id, group_id, from_address_id, subscriber_id, user_name, ts, "
-            "type, subtype, kind, text, metadata, details, hidden) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((row[0], row[1], row[2], subscriber, *row[4:]) for row in rows),
+            "type, subtype, kind, text, metadata, details, hidden, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (row[0], row[1], row[2], subscriber, *row[4:], last_seq + 1 + index)
+                for index, row in enumerate(rows)
+            ),
         )
         db.execute(
             "UPDATE conversations SET last_message_at = ? WHERE group_id = ?",

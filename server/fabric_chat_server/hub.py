@@ -286,6 +286,15 @@ class Hub:
                 self._forget(session)
                 session.channel.finish(superseded=True)
 
+    async def touch(self, subscriber_id: str) -> None:
+        """Save and mark seen the subscriber's live sessions (so none is the least recent)."""
+        sessions = self._by_subscriber.get(subscriber_id, ())
+        moved: dict[str, Positions] = {}
+        for session in list(sessions):
+            moved[session.protocol], session.unsaved = session.unsaved, {}
+        if moved:
+            await self._store.save_positions(moved, time.time())
+
     async def save(self, *, touch_all: bool) -> None:
         """Save every live session's new acks; with ``touch_all`` mark every one seen too."""
         moved: dict[str, Positions] = {}

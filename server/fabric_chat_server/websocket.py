@@ -118,6 +118,7 @@ class _Connection:
         else:
             if hub.sockets_of(claims.sub) >= config.max_sockets_per_subscriber:
                 raise _Refused(LIMIT_EXCEEDED, "too many open sockets", close=True)
+            await hub.touch(claims.sub)  # its live sessions are then not the least recent
             now = time.time()
             record = SessionRecord(
                 protocol=f"signalwire_{claims.jti}_{uuid.uuid4()}",
