@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import decode, deep_history, delivery, fanout, history, ingest, memory, send
+from . import decode, deep_history, delivery, fanout, history, ingest, memory, resume, send
 from ._results import FigureResult, machine_info, render_table, write_json
 
 __all__ = ["FIGURES", "main"]
@@ -33,6 +33,7 @@ FIGURES: dict[str, Figure] = {
     "fan-out": fanout.run,
     "deep-history": deep_history.run,
     "ingest": ingest.run,
+    "resume": resume.run,
     "memory": memory.run,
 }
 

@@ -27,7 +27,16 @@ class _Push(msgspec.Struct):
     text: str
 
 
+class _Send(msgspec.Struct):
+    group_id: str
+    text: str
+    from_fabric_address_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+
+
 _decode_push = msgspec.json.Decoder(_Push).decode
+_decode_send = msgspec.json.Decoder(_Send).decode
 _encoder = msgspec.json.Encoder()
 
 
@@ -66,6 +75,30 @@ def event_frame(text: str) -> str:
     return _encoder.encode(frame).decode()
 
 
+async def _send(request: web.Request) -> web.Response:
+    """The bare send handler: decode the body, answer 201 with the message (same bytes out)."""
+    body = _decode_send(await request.read())
+    message = {
+        "id": str(uuid.uuid4()),
+        "group_id": body.group_id,
+        "conversation_id": _IDS["room"],
+        "from_fabric_address_id": body.from_fabric_address_id,
+        "from_address_id": body.from_fabric_address_id,
+        "user_id": _IDS["user"],
+        "user_name": "Sender",
+        "ts": time.time(),
+        "type": "message",
+        "subtype": "chat",
+        "kind": None,
+        "text": body.text,
+        "metadata": body.metadata or {},
+        "details": body.details or {},
+        "hidden": False,
+        "conversation_name": "Sender",
+    }
+    return web.Response(body=_encoder.encode(message), status=201, content_type="application/json")
+
+
 async def _socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
@@ -98,6 +131,7 @@ def create_app() -> web.Application:
     app[_SOCKETS] = set()
     app.router.add_get("/", _socket)
     app.router.add_post("/push", _push)
+    app.router.add_post("/api/fabric/messages", _send)
     return app
 
 

@@ -22,12 +22,15 @@ from fabric_chat_server.sqlite_store import PRAGMAS, SqliteStore
 from fabric_chat_server.store import MessageRecord
 
 from ._results import FigureResult
-from ._server import BenchServer, RawCaller
-from ._stats import Stat, alternate
+from ._server import BenchServer, ListeningProcess, RawCaller
+from ._stats import Stat, alternate, ratio_stat
 
 __all__ = ["SENDERS", "run", "sqlite_settings"]
 
 SENDERS = 32
+STORE_TARGET = 0.8
+BARE_TARGET = 0.5
+SEQUENTIAL_TARGET = 1.5
 
 
 def sqlite_settings(db_path: Path | None = None) -> dict[str, Any]:
@@ -122,19 +125,68 @@ async def run(*, quick: bool) -> list[FigureResult]:
                 stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
             db.close()
             settings = sqlite_settings(server.db_path)
+            bare = ListeningProcess("bench._rawhub", [], log_path=Path(tmp) / "bare.log")
+            await bare.start()
+            try:
+                bare_senders = [RawCaller(bare.base_url, "unused") for _ in senders]
+                for raw, real in zip(bare_senders, senders, strict=True):
+                    raw.me = real.me
+
+                def rate(callers: list[RawCaller], in_flight: int, count: int) -> Any:
+                    async def run_batch() -> float:
+                        async def loop(caller: RawCaller, group_id: str, n: int) -> None:
+                            for index in range(n):
+                                await caller.send(session, group_id, f"bare {index}")
+
+                        started = time.perf_counter()
+                        async with asyncio.TaskGroup() as tasks:
+                            for caller, group_id in list(zip(callers, groups, strict=True))[
+                                :in_flight
+                            ]:
+                                tasks.create_task(loop(caller, group_id, count // in_flight))
+                        return (count // in_flight * in_flight) / (time.perf_counter() - started)
+
+                    return run_batch
+
+                bare32, http32 = await alternate(
+                    rounds,
+                    rate(bare_senders, SENDERS, total),
+                    rate(senders, SENDERS, total),
+                    batches=batches,
+                    higher_is_better=True,
+                )
+                sequential = per_sender * 8
+                bare1, http1 = await alternate(
+                    rounds,
+                    rate(bare_senders, 1, sequential),
+                    rate(senders, 1, sequential),
+                    batches=batches,
+                    higher_is_better=True,
+                )
+            finally:
+                await bare.stop()
+            with sqlite3.connect(server.db_path) as db:
+                stored_after = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            db.close()
     expected = (len(http_rates) * batches + 1) * total * 2
     assert stored == expected, f"{stored} messages stored, {expected} sent"
+    sent_later = (len(http32) * batches + 1) * total + (len(http1) * batches + 1) * sequential
+    assert stored_after == stored + sent_later, "every send to the server was stored"
+    share = ratio_stat(http_rates, store_rates)
+    versus_bare = ratio_stat(http32, bare32)
+    time_ratio = ratio_stat(bare1, http1)  # rates: bare / server = server time / bare time
     return [
         FigureResult(
             figure="ingest",
             what=f"messages accepted and stored from {SENDERS} concurrent HTTP senders (msg/s)",
-            target="report (with the SQLite settings)",
+            target=f"ingest >= {STORE_TARGET}x the store alone",
             value=Stat.of(http_rates, "msg/s"),
             baseline=Stat.of(store_rates, "msg/s"),
+            ratio=share,
+            ratio_meaning="server rate / store rate",
+            met=share.median >= STORE_TARGET,
             extra={
-                "server share of the store's rate": Stat.of(
-                    [h / s for h, s in zip(http_rates, store_rates, strict=True)], "x"
-                ),
+                "server share of the store's rate": share,
             },
             notes={
                 "senders": SENDERS,
@@ -143,5 +195,28 @@ async def run(*, quick: bool) -> list[FigureResult]:
                 "baseline": "SqliteStore.insert_message from 32 coroutines in-process",
                 "sqlite": settings,
             },
-        )
+        ),
+        FigureResult(
+            figure="ingest vs bare handler",
+            what=f"sends stored from {SENDERS} senders vs a bare aiohttp+msgspec handler "
+            f"answering the same POST, {SENDERS} in flight (msg/s)",
+            target=f"server >= {BARE_TARGET}x the bare handler",
+            value=Stat.of(http32, "msg/s"),
+            baseline=Stat.of(bare32, "req/s"),
+            ratio=versus_bare,
+            ratio_meaning="server rate / bare rate",
+            met=versus_bare.median >= BARE_TARGET,
+            notes={"bare handler": "bench._rawhub POST /api/fabric/messages (same bytes out)"},
+        ),
+        FigureResult(
+            figure="send vs bare handler",
+            what="one send at a time vs the bare handler answering the same POST (msg/s)",
+            target=f"server time <= {SEQUENTIAL_TARGET}x the bare handler's",
+            value=Stat.of(http1, "msg/s"),
+            baseline=Stat.of(bare1, "req/s"),
+            ratio=time_ratio,
+            ratio_meaning="server time / bare time",
+            met=time_ratio.median <= SEQUENTIAL_TARGET,
+            notes={"bare handler": "bench._rawhub POST /api/fabric/messages (same bytes out)"},
+        ),
     ]

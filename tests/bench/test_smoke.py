@@ -29,6 +29,9 @@ ROWS = {
     "fan-out": "fan-out",
     "deep history": "deep-history",
     "ingest": "ingest",
+    "ingest vs bare handler": "ingest",
+    "send vs bare handler": "ingest",
+    "resume": "resume",
     "memory (client)": "memory",
     "memory (server)": "memory",
 }
@@ -44,7 +47,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
