@@ -57,6 +57,7 @@ class HttpClient:
         path: str,
         *,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
@@ -67,6 +68,7 @@ class HttpClient:
             method: The HTTP method.
             path: A path on the base URL, or an absolute URL (a page link) used verbatim.
             params: Query parameters.
+            headers: Further request headers (never ``Authorization``, which the client sets).
             body: A JSON body, already encoded.
             timeout: Seconds for each attempt; the client's default when ``None``.
             idempotency_key: Sent as ``Idempotency-Key``, the same on every retry.
@@ -79,11 +81,11 @@ class HttpClient:
             ClientClosedError: The client is closed.
         """
         limit = self._timeout if timeout is None else require_seconds("timeout", timeout)
-        headers = dict(self._auth)
+        sent = {**(headers or {}), **self._auth}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            sent["Content-Type"] = "application/json"
         if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+            sent["Idempotency-Key"] = idempotency_key
         url = self.url(path)
         policy = self._retry
         for attempt in range(policy.max_attempts):
@@ -92,7 +94,7 @@ class HttpClient:
             last = attempt + 1 >= policy.max_attempts
             try:
                 response: HttpResponse = await self._transport.request(
-                    method, url, params=params, headers=headers, body=body, timeout=limit
+                    method, url, params=params, headers=sent, body=body, timeout=limit
                 )
             except errors.ConnectionError:
                 if last:

@@ -65,6 +65,26 @@ def _conversation_shape(result_type: Any) -> tuple[Any, frozenset[str], tuple[st
     )
 
 
+def _query_strings(query: Mapping[str, str | int | float | bool | None] | None) -> dict[str, str]:
+    """Return query parameters as strings (booleans as ``true`` / ``false``), Nones left out."""
+    result: dict[str, str] = {}
+    for key, value in (query or {}).items():
+        if value is not None:
+            result[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return result
+
+
+def _without_nulls(body: object) -> object:
+    """Return a mapping body as a dict without its None values; any other body as it is."""
+    if isinstance(body, Mapping):
+        return {
+            key: dict(value) if isinstance(value, Mapping) else value
+            for key, value in body.items()
+            if value is not None
+        }
+    return body
+
+
 @dataclass(frozen=True, slots=True)
 class _Joined:
     group_id: str
@@ -146,19 +166,25 @@ class Engine:
         *,
         result_type: type[T],
         path: Mapping[str, str] | None = None,
-        query: Mapping[str, str | int] | None = None,
+        query: Mapping[str, str | int | float | bool | None] | None = None,
+        headers: Mapping[str, str | None] | None = None,
         body: object = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
     ) -> T:
-        """Call one route of the contract and decode its answer into ``result_type``."""
+        """Call one route of the contract and decode its answer into ``result_type``.
+
+        Query parameters and headers whose value is None are left out; a mapping ``body`` is
+        sent without its None-valued keys.
+        """
         self._check_open()
         route = self._contract.route(operation_id)
         answer = await self._http.call(
             route.method,
             route.expand(path),
-            params={key: str(value) for key, value in (query or {}).items()} or None,
-            body=None if body is None else encode(body),
+            params=_query_strings(query) or None,
+            headers={key: value for key, value in (headers or {}).items() if value is not None},
+            body=None if body is None else encode(_without_nulls(body)),
             timeout=timeout,
             idempotency_key=idempotency_key,
         )
@@ -169,24 +195,26 @@ class Engine:
         operation_id: str,
         *,
         item_type: type[T],
-        page_size: int,
+        page_size: int | None = None,
         path: Mapping[str, str] | None = None,
+        query: Mapping[str, str | int | float | bool | None] | None = None,
         timeout: float | None = None,
     ) -> Page[T]:
         """Fetch the first page of a paged route (e.g. ``listConversations``)."""
         self._check_open()
         route = self._contract.route(operation_id)
+        params = _query_strings(query)
+        if page_size is not None:
+            params["page_size"] = str(page_size)
         reader = HistoryReader(
             self._http,
             item_type=item_type,
-            page_size=page_size,
+            page_size=page_size or 0,
             chat_only=False,
             address_id=None,
             timeout=timeout,
         )
-        return await reader.first(
-            first_url(self._http, route.expand(path), {"page_size": page_size})
-        )
+        return await reader.first(first_url(self._http, route.expand(path), params))
 
     async def my_address(self, *, timeout: float | None = None) -> str:
         """Return the caller's own address id (the first of its ``fabric_addresses``); cached."""

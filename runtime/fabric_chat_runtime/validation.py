@@ -15,9 +15,20 @@ import msgspec
 
 from .errors import InvalidArgumentError
 
-__all__ = ["require_callable", "require_int", "require_mapping", "require_seconds", "require_str"]
+__all__ = [
+    "require_bool",
+    "require_callable",
+    "require_instance",
+    "require_int",
+    "require_mapping",
+    "require_number",
+    "require_seconds",
+    "require_sequence",
+    "require_str",
+]
 
 _M = TypeVar("_M", bound="Mapping[str, Any] | None")
+_T = TypeVar("_T")
 _C = TypeVar("_C", bound=Callable[..., Any])
 
 
@@ -45,6 +56,45 @@ def require_int(
         high = "" if maximum is None else str(maximum)
         raise InvalidArgumentError(f"{name} must be in {low}..{high}, not {value}")
     return value
+
+
+def require_number(
+    name: str, value: object, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """Check that ``value`` is a finite ``int`` or ``float`` (not a ``bool``) within bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be a finite number, not {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        low = "" if minimum is None else str(minimum)
+        high = "" if maximum is None else str(maximum)
+        raise InvalidArgumentError(f"{name} must be in {low}..{high}, not {value}")
+    return float(value)
+
+
+def require_bool(name: str, value: object) -> bool:
+    """Check that ``value`` is a ``bool``."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def require_instance(name: str, value: object, cls: type[_T]) -> _T:
+    """Check that ``value`` is an instance of ``cls`` (a model of the SDK)."""
+    if not isinstance(value, cls):
+        raise InvalidArgumentError(f"{name} must be a {cls.__name__}, not {type(value).__name__}")
+    return value
+
+
+def require_sequence(name: str, value: object, item: type[_T]) -> list[_T]:
+    """Check that ``value`` is a list or tuple whose items are ``item``; return it as a list."""
+    if not isinstance(value, list | tuple):
+        raise InvalidArgumentError(f"{name} must be a list, not {type(value).__name__}")
+    for entry in value:
+        if not isinstance(entry, item) or (isinstance(entry, bool) and item is not bool):
+            raise InvalidArgumentError(
+                f"{name} items must be {item.__name__}, not {type(entry).__name__}"
+            )
+    return list(value)
 
 
 def require_mapping(name: str, value: _M, *, optional: bool = True) -> _M:
