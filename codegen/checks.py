@@ -15,16 +15,16 @@ from typing import Any
 
 import jsonschema
 
+from .binding import bind
 from .loader import Located, Location, SpecError
-from .seam import ENGINE_METHODS, ERRORS, SDK_TYPES
+from .runtime_api import engine_methods, error_docs, result_types
 
 __all__ = ["check_spec", "spec_schema"]
 
 _SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _EXAMPLE_WIDTH = 84
-_ERROR_CLASSES = frozenset(ERRORS)
-_RESERVED = _ERROR_CLASSES | {"Page", "Subscription", "MessageStream", "Engine", "BaseClient"}
+_RUNTIME_NAMES = frozenset({"Engine", "BaseClient", "CONTRACT"})
 _MODELS_MODULE_NAMES = frozenset(
     {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}
     | {"UNSET", "UnsetType"}
@@ -172,7 +172,11 @@ class _Checker:
 
     def sdk_types(self) -> None:
         for name, body in self.data["sdk_types"].items():
-            runtime = getattr(importlib.import_module(SDK_TYPES[name]), name)
+            result = result_types().get(name)
+            if result is None:
+                self.fail(("sdk_types", name), f"the runtime's engine returns no {name!r}")
+                continue
+            runtime = getattr(importlib.import_module(result.module), name)
             known = {*dir(runtime), *getattr(runtime, "__annotations__", {})}
             for member in body["members"]:
                 attribute = member.removesuffix("()")
@@ -191,7 +195,7 @@ class _Checker:
                 namespace["class_name"]: ("namespaces", attr, "class_name")
                 for attr, namespace in self.data["namespaces"].items()
             },
-            **{name: () for name in _RESERVED},
+            **{name: () for name in (*error_docs(), *result_types(), *_RUNTIME_NAMES)},
         }
         for needed in _EXPORT_OBJECTS:
             if needed not in objects:
@@ -357,43 +361,82 @@ class _Checker:
             self.ref(("websocket", "events", name, "payload"), event["payload"], "payload type")
 
     def method(self, path: Location, method: dict[str, Any]) -> None:
+        params: dict[str, Any] = method.get("params", {})
+        if "operation" in method:
+            self.bound_method(path, method)
+        else:
+            self.engine_method(path, method)
+        for name, param in params.items():
+            ppath: Location = (*path, "params", name)
+            if "$ref" in param:
+                self.ref((*ppath, "$ref"), param["$ref"])
+            if "$ref" in param.get("items", {}):
+                self.ref((*ppath, "items", "$ref"), param["items"]["$ref"])
+            if param.get("type") == "array" and "items" not in param:
+                self.fail(ppath, f"{name}: an array parameter needs items")
+            self.method_param(ppath, name, param)
+        docs = error_docs()
+        for index, name in enumerate(method.get("raises", [])):
+            if name not in docs:
+                self.fail((*path, "raises", index), f"unknown error class {name!r}")
+        for offset, line in enumerate(method.get("example", "").splitlines()):
+            if len(line) > _EXAMPLE_WIDTH:
+                self.fail(
+                    (*path, "example"),
+                    f"example line {offset + 1} is longer than {_EXAMPLE_WIDTH} characters",
+                )
+
+    def bound_method(self, path: Location, method: dict[str, Any]) -> None:
+        operation = method["operation"]
+        if "engine" in method:
+            self.fail((*path, "engine"), "a method has an operation or an engine, not both")
+        if operation not in self.data["operations"]:
+            self.fail((*path, "operation"), f"unknown operation {operation!r}")
+            return
+        binding = bind(self.data, method)
+        for name in binding.unbound:
+            self.fail(
+                (*path, "params", name),
+                f"parameter {name!r} binds to nothing of operation {operation!r} "
+                "(no path, query or header parameter or body field of that name)",
+            )
+        for name in binding.missing:
+            target = binding.available[name]
+            what = "body field" if target.location == "body" else f"{target.location} parameter"
+            self.fail(
+                (*path, "operation"),
+                f"operation {operation!r} needs its required {what} {target.wire_name!r}; "
+                f"add a parameter {name!r}",
+            )
+        for name, target in binding.targets.items():
+            param = method["params"][name]
+            expected = _target_kind(target.spec)
+            given = f"$ref {param['$ref']}" if "$ref" in param else param.get("type")
+            if expected is not None and given != expected:
+                self.fail(
+                    (*path, "params", name),
+                    f"parameter {name!r} is {given} but {target.location} "
+                    f"{target.wire_name!r} of {operation!r} is {expected}",
+                )
+
+    def engine_method(self, path: Location, method: dict[str, Any]) -> None:
         engine_spec = method["engine"]
         engine_name = engine_spec["method"]
-        engine = ENGINE_METHODS.get(engine_name)
+        engine = engine_methods().get(engine_name)
         if engine is None:
             self.fail((*path, "engine", "method"), f"unknown engine method {engine_name!r}")
             return
-        self.ref((*path, "engine", "type"), engine_spec["type"])
-        returns = method["returns"]
-        if returns["kind"] != engine.kind:
-            self.fail(
-                (*path, "returns", "kind"),
-                f"returns kind {returns['kind']!r} does not match engine method "
-                f"{engine_name!r} ({engine.kind})",
-            )
-        if "type" in returns:
-            self.ref((*path, "returns", "type"), returns["type"])
-            if returns["type"] != engine_spec["type"]:
-                self.fail(
-                    (*path, "returns", "type"),
-                    f"returns type {returns['type']!r} differs from engine type "
-                    f"{engine_spec['type']!r}",
-                )
-        elif engine.kind != "subscription":
-            self.fail((*path, "returns"), f"returns kind {returns['kind']!r} needs a type")
-        operation = engine_spec.get("operation")
         if engine.takes_operation:
-            if operation is None:
-                self.fail((*path, "engine"), f"engine method {engine_name!r} needs an operation")
-            elif operation not in self.data["operations"]:
-                self.fail((*path, "engine", "operation"), f"unknown operation {operation!r}")
-        elif operation is not None:
             self.fail(
-                (*path, "engine", "operation"), f"engine method {engine_name!r} takes no operation"
+                (*path, "engine", "method"),
+                f"engine method {engine_name!r} calls an operation: write operation: <id> "
+                "and bind the parameters by name instead",
             )
+            return
+        self.ref((*path, "engine", "type"), engine_spec["type"])
         accepted = set(engine.positional) | set(engine.keywords)
         args: dict[str, Any] = engine_spec.get("args", {})
-        params: dict[str, Any] = method["params"]
+        params: dict[str, Any] = method.get("params", {})
         for name in args:
             if name not in accepted:
                 self.fail(
@@ -405,26 +448,16 @@ class _Checker:
                     (*path, "engine", "args", name),
                     f"{name!r} is both a parameter and a fixed engine argument",
                 )
-        for name, param in params.items():
-            ppath: Location = (*path, "params", name)
+        for name in params:
             if name not in accepted:
                 self.fail(
-                    ppath, f"parameter {name!r} is not an argument of engine method {engine_name!r}"
+                    (*path, "params", name),
+                    f"parameter {name!r} is not an argument of engine method {engine_name!r}",
                 )
-            self.method_param(ppath, name, param)
         for name in (*engine.positional, *engine.keywords):
             if name not in engine.optional and name not in params and name not in args:
                 self.fail(
                     (*path, "engine"), f"engine method {engine_name!r} needs argument {name!r}"
-                )
-        for index, name in enumerate(method["raises"]):
-            if name not in _ERROR_CLASSES:
-                self.fail((*path, "raises", index), f"unknown error class {name!r}")
-        for offset, line in enumerate(method["example"].splitlines()):
-            if len(line) > _EXAMPLE_WIDTH:
-                self.fail(
-                    (*path, "example"),
-                    f"example line {offset + 1} is longer than {_EXAMPLE_WIDTH} characters",
                 )
 
     def method_param(self, path: Location, name: str, param: dict[str, Any]) -> None:
@@ -439,6 +472,15 @@ class _Checker:
             self.fail((*path, "default"), f"{name}: default {default!r} does not match type {kind}")
             return
         self.bounds(path, name, param, default)
+
+
+def _target_kind(spec: dict[str, Any]) -> str | None:
+    """Return how a method parameter bound to ``spec`` must be typed, or None if any type goes."""
+    if "$ref" in spec:
+        return f"$ref {spec['$ref']}"
+    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    kinds = [kind for kind in kinds if kind != "null"]
+    return kinds[0] if len(kinds) == 1 else None
 
 
 def _example_errors(located: Located) -> Iterator[SpecError]:

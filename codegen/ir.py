@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = [
     "ClientIR",
+    "ImportIR",
+    "Imports",
     "EventIR",
     "FieldIR",
     "FieldRuleIR",
@@ -30,10 +32,28 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class ImportIR:
+    """One ``from MODULE import NAME, ...`` line (``NAME as NAME`` when it re-exports)."""
+
+    module: str
+    names: tuple[str, ...]
+    reexport: bool = False
+
+
+Imports = tuple[tuple[ImportIR, ...], ...]
+"""A module's imports, in ruff's (isort's) sections and order: each group a block."""
+
+
+@dataclass(frozen=True, slots=True)
 class FieldIR:
     """One property of an object."""
 
     name: str
+    annotation: str
+    """The struct field's Python annotation, e.g. ``str | None`` or ``list[Address]``."""
+    default_expr: str | None
+    """The struct field's default as Python (``None``, ``field(default_factory=list)``...), or
+    None when the field is required."""
     type_label: str
     """The type as the docs show it, e.g. ``str | None`` or ``list[Address]``."""
     type_anchor: str | None
@@ -42,6 +62,8 @@ class FieldIR:
     default_label: str
     """The default as the docs show it (``-`` when required)."""
     description: str
+    docstring: str
+    """The field's docstring (known values included), wrapped for the struct."""
     known_values: tuple[str, ...]
     json_schema: dict[str, Any]
     """The property's JSON Schema with references as ``#/components/schemas/Name``."""
@@ -53,6 +75,8 @@ class ObjectIR:
 
     name: str
     description: str
+    docstring: str
+    """The class's docstring, wrapped for the struct."""
     fields: tuple[FieldIR, ...]
     required: tuple[str, ...]
     example: dict[str, Any]
@@ -174,20 +198,33 @@ class MethodParamIR:
     """The Python default expression, or None when the argument is required."""
     description: str
     check: str | None
-    """The validation statement run before the engine call, or None."""
+    """The validation expression run before the engine call, or None."""
+    nullable: bool
+    """Whether None is accepted (and skips the check)."""
     doc_type: str
     doc_default: str
 
 
 @dataclass(frozen=True, slots=True)
 class MethodIR:
-    """One generated SDK method and the engine call it makes."""
+    """One generated SDK method and the engine call it makes.
+
+    Flavour-free: an async and a sync template can both render it (``awaits`` says whether the
+    engine call is a coroutine).
+    """
 
     py_name: str
     js_name: str | None
     js_signature: str | None
     """The seed page's JavaScript signature, where it gives one."""
     is_async: bool
+    kind: str
+    """``object``, ``page``, ``iterator``, ``subscription`` or ``stream``."""
+    item_type: str
+    """The model the method returns, or pages, iterates or streams."""
+    operation: str | None
+    """The operation it calls when it is bound by name to one; None for chat semantics."""
+    takes_timeout: bool
     params: tuple[MethodParamIR, ...]
     signature: str
     """Everything after ``self, *, `` in the ``def`` line."""
@@ -200,8 +237,10 @@ class MethodIR:
     summary: str
     description: str
     raises: tuple[tuple[str, str], ...]
-    call: str
-    """The engine call expression, e.g. ``self._engine.join(address_id, result_type=...)``."""
+    engine_method: str
+    """The engine method called, e.g. ``join`` or ``request``."""
+    call_args: tuple[str, ...]
+    """The engine call's arguments, e.g. ``address_id``, ``result_type=Address``."""
     example: str
 
 
@@ -239,6 +278,8 @@ class PackageIR:
     """Everything the templates render."""
 
     title: str
+    package: str
+    """The Python package generated (``fabric_chat``)."""
     version: str
     description: str
     server: str
@@ -254,12 +295,10 @@ class PackageIR:
     anchors: dict[str, str]
     """The reference's anchor of each documented object and SDK type, by name."""
     error_classes: tuple[str, ...]
-    namespace_imports: tuple[str, ...]
-    """Model names the namespaces module imports."""
-    client_imports: tuple[str, ...]
-    """Model names the client module imports."""
-    contract_imports: tuple[str, ...]
-    """Model names the contract module imports."""
+    result_types: tuple[str, ...]
+    """The runtime result types the package re-exports (``Page``, ...)."""
+    imports: dict[str, Imports]
+    """Each generated module's imports, computed from what it uses, by module name."""
     limits: tuple[LimitIR, ...] = ()
     """The spec's limits, in its order."""
     field_rules: tuple[FieldRuleIR, ...] = ()

@@ -61,7 +61,7 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -99,7 +99,7 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -127,12 +127,13 @@ class ChatNamespace:
             on_message: The callback that gets called when a new message event happens.
 
         Returns:
-            A Subscription whose ``cancel()`` unsubscribes; idempotent.
+            An object will be returned with a cancel() function which can be used to unsubscribe
+            to the event.
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            AuthenticationError: The server refused the token; the socket will not reconnect.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            AuthenticationError: 401: the token is missing, malformed, forged or expired.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -164,8 +165,8 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            AuthenticationError: The server refused the token; the socket will not reconnect.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            AuthenticationError: 401: the token is missing, malformed, forged or expired.
+            ConnectionError: The server could not be reached, or the connection dropped.
 
         Example:
             async with client.chat.stream(
@@ -208,7 +209,7 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -237,7 +238,8 @@ class ChatNamespace:
 
         Does nothing if you were already joined to the conversation. This is the same function
         as conversation.join. You automatically join a conversation when you send the first
-        message to an address.
+        message to an address. The join method allows you to join a conversation without first
+        sending a message.
 
         Args:
             address_id: The id of the address to join the conversation of.
@@ -249,7 +251,7 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -291,7 +293,7 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -299,7 +301,10 @@ class ConversationNamespace:
         """
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return await self._engine.page(
-            "listConversations", item_type=Conversation, page_size=page_size, timeout=timeout
+            "listConversations",
+            item_type=Conversation,
+            query={"page_size": page_size},
+            timeout=timeout,
         )
 
     async def get_messages(
@@ -320,7 +325,7 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -355,7 +360,7 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -401,7 +406,7 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -440,7 +445,7 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -462,12 +467,13 @@ class ConversationNamespace:
             on_message: The callback that gets called when a new message event happens.
 
         Returns:
-            A Subscription whose ``cancel()`` unsubscribes; idempotent.
+            An object will be returned with a cancel() function which can be used to unsubscribe
+            to the event.
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            AuthenticationError: The server refused the token; the socket will not reconnect.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            AuthenticationError: 401: the token is missing, malformed, forged or expired.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:
@@ -487,8 +493,8 @@ class ConversationNamespace:
             A MessageStream: ``async with ... as messages: async for message in messages``.
 
         Raises:
-            AuthenticationError: The server refused the token; the socket will not reconnect.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            AuthenticationError: 401: the token is missing, malformed, forged or expired.
+            ConnectionError: The server could not be reached, or the connection dropped.
 
         Example:
             async with client.conversation.stream() as messages:

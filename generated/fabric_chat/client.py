@@ -75,7 +75,7 @@ class Client(BaseClient):
 
         Raises:
             APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the socket dropped.
+            ConnectionError: The server could not be reached, or the connection dropped.
             TimeoutError: No answer arrived in time.
 
         Example:

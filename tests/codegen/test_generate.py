@@ -115,9 +115,9 @@ def test_templates_see_only_the_ir_under_strict_undefined() -> None:
     env = _environment()
     assert env.undefined is jinja2.StrictUndefined
     assert (env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline) == (True, True, True)
-    allowed = {"ir", "banner", "schemas", "paths", "ref"}
+    allowed = {"ir", "banner", "spec_file", "schemas", "paths", "ref"}
     templates = sorted((ROOT / "codegen" / "templates").glob("*.j2"))
-    assert len(templates) == 8
+    assert len(templates) == 10
     for path in templates:
         assert env.loader is not None
         source = env.loader.get_source(env, path.name)[0]
@@ -129,7 +129,7 @@ def test_templates_see_only_the_ir_under_strict_undefined() -> None:
 
 def test_the_ir_is_typed_and_ordered_as_the_spec() -> None:
     located = load_spec(ROOT / "spec" / "chat.yaml")
-    ir = build_ir(located.data, ("FabricChatError",))
+    ir = build_ir(located.data)
     assert isinstance(ir, PackageIR)
     assert [obj.name for obj in ir.objects] == list(located.data["objects"])
     assert [route.operation_id for route in ir.routes] == list(located.data["operations"])
@@ -144,4 +144,8 @@ def test_the_ir_is_typed_and_ordered_as_the_spec() -> None:
         ("Page", "page"),
         ("ConversationChatMessage", "the-conversationchatmessage-object"),
     )
-    assert ir.namespace_imports == tuple(sorted(ir.namespace_imports))
+    models = next(
+        line for group in ir.imports["_namespaces"] for line in group if line.module == ".models"
+    )
+    assert models.names == tuple(sorted(models.names))
+    assert "ConversationChatMessage" in models.names

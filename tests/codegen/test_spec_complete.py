@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from codegen.build import build_ir
 from codegen.loader import load_spec
 
 from .conftest import SPEC
@@ -236,13 +237,14 @@ def test_chat_namespace_methods_follow_the_seed(py_name: str) -> None:
 
 def test_seed_defaults_and_return_types() -> None:
     chat = DATA["namespaces"]["chat"]["methods"]
+    returns = {m.py_name: m.returns for m in build_ir(DATA).client.namespaces[0].methods}
     assert chat["get_messages"]["params"]["page_size"]["default"] == 10
-    assert chat["get_messages"]["returns"] == {"kind": "page", "type": "ConversationChatMessage"}
-    assert chat["subscribe"]["returns"]["kind"] == "subscription"
-    assert chat["send_message"]["returns"]["type"] == "Conversation"
+    assert returns["get_messages"] == "Page[ConversationChatMessage]"
+    assert returns["subscribe"] == "Subscription"
+    assert returns["send_message"] == "Conversation"
+    assert returns["join"] == "JoinConversationResponse"
     assert chat["send_message"]["params"]["metadata"]["default"] is None
     assert chat["send_message"]["params"]["details"]["default"] is None
-    assert chat["join"]["returns"]["type"] == "JoinConversationResponse"
     assert chat["send_message"]["summary"] == "Send a Chat Message to a given Address ID."
     assert chat["join"]["summary"] == (
         "Joins a conversation given an address without having to send a message."

@@ -179,7 +179,7 @@ DELEGATION = [
     ("chat", "join", {"address_id": "a1", "timeout": 2.0}, "join", ("a1",),
      {"result_type": fabric_chat.JoinConversationResponse, "timeout": 2.0}),
     ("conversation", "get_conversations", {"page_size": 3}, "page", ("listConversations",),
-     {"item_type": fabric_chat.Conversation, "page_size": 3, "timeout": None}),
+     {"item_type": fabric_chat.Conversation, "query": {"page_size": 3}, "timeout": None}),
     ("conversation", "get_messages", {}, "history", (None,),
      {"item_type": ANY, "page_size": 10, "chat_only": False, "timeout": None}),
     ("conversation", "get_conversation_messages", {"address_id": "a1"}, "history", ("a1",),
