@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 SOURCES := codegen generated runtime server tests bench examples docsite
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock gen check-gen lint fmt type test docs check demo bench serve clean
+.PHONY: help venv lock gen check-gen spec-diff lint fmt type test docs check demo bench serve clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ gen: $(STAMP) ## Regenerate generated/ and docs/ from spec/chat.yaml
 
 check-gen: $(STAMP) ## Fail when generated/ or docs/ is stale
 	$(PY) -m codegen check
+
+BASE ?= main
+spec-diff: $(STAMP) ## List breaking / compatible spec changes since BASE (a git revision; default main)
+	$(PY) -m codegen diff $(BASE) spec/chat.yaml
 
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check $(SOURCES)
