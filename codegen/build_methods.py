@@ -183,7 +183,7 @@ def _engine_call(method: dict[str, Any], engine: EngineMethod, item_type: str) -
 
 def _example(owner: str, py_name: str, kind: str, params: tuple[MethodParamIR, ...]) -> str:
     args = ", ".join(
-        f"{p.name}={p.default if p.default is not None else repr('...')}"
+        f"{p.name}={p.default if p.default is not None else literal('...')}"
         for p in params
         if p.default is None
     )

@@ -461,14 +461,14 @@ class _Checker:
                 )
 
     def method_param(self, path: Location, name: str, param: dict[str, Any]) -> None:
-        kind = param["type"]
+        kind = param.get("type", "$ref")
         if "default" not in param:
             return
         default = param["default"]
-        if kind == "callback" or (kind == "object" and default is not None):
+        if kind == "callback" or (kind in {"object", "array", "$ref"} and default is not None):
             self.fail((*path, "default"), f"{name}: a {kind} parameter can only default to null")
             return
-        if kind in {"string", "integer"} and not _matches(default, [kind]):
+        if default is not None and kind in _PY_TYPES and not _matches(default, [kind]):
             self.fail((*path, "default"), f"{name}: default {default!r} does not match type {kind}")
             return
         self.bounds(path, name, param, default)
