@@ -37,3 +37,10 @@ def issue_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = out / "chat.yaml"
     spec.write_text(spec_with_issue_methods(SPEC.read_text(encoding="utf-8")), encoding="utf-8")
     return generate(spec, out)
+
+
+@pytest.fixture(scope="session")
+def library_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package generated from the second spec (a lending library)."""
+    out = tmp_path_factory.mktemp("library")
+    return generate(ROOT / "tests" / "codegen" / "library" / "library.yaml", out)

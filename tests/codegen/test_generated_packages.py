@@ -27,8 +27,46 @@ async def use(client: Client) -> None:
 """
 
 
-def test_generated_packages_pass_mypy_strict(issue_package: Path, tmp_path: Path) -> None:
-    usage = tmp_path / "use_issue_methods.py"
-    usage.write_text(ISSUE_USAGE, encoding="utf-8")
-    done = mypy_strict([issue_package, usage], [issue_package.parent])
+LIBRARY_USAGE = """\
+from collections.abc import AsyncIterator
+
+from library_sdk import (
+    Book,
+    Image,
+    LibraryClient,
+    Loan,
+    MessageStream,
+    Notice,
+    Page,
+    Subscription,
+)
+
+
+async def use(client: LibraryClient) -> None:
+    book: Book = await client.get_book(book_id="b1")
+    made: Book = await client.books.create_book(
+        title="t", author_id="a1", tags=["x"], cover=Image(url="u"), idempotency_key="k"
+    )
+    books: Page[Book] = await client.books.list_books(tag="sf")
+    loan: Loan = await client.loans.lend(book_id="b1", reader="ann", days=3)
+    latest: Page[Notice] = await client.notices.latest()
+    walk: AsyncIterator[Notice] = client.notices.iter_notices()
+    feed: Subscription = await client.notices.subscribe(on_message=print)
+    stream: MessageStream[Notice] = client.notices.stream()
+    print(book, made, books, loan, latest, walk, feed, stream)
+"""
+
+
+def test_generated_packages_pass_mypy_strict(
+    issue_package: Path, library_package: Path, tmp_path: Path
+) -> None:
+    usages = []
+    for name, text in (("use_issue_methods", ISSUE_USAGE), ("use_library", LIBRARY_USAGE)):
+        usage = tmp_path / f"{name}.py"
+        usage.write_text(text, encoding="utf-8")
+        usages.append(usage)
+    done = mypy_strict(
+        [issue_package, library_package, *usages],
+        [issue_package.parent, library_package.parent],
+    )
     assert done.returncode == 0, done.stdout + done.stderr
