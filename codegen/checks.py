@@ -15,15 +15,14 @@ from typing import Any
 
 import jsonschema
 
-from .binding import bind
 from .loader import Located, Location, SpecError
-from .runtime_api import engine_methods, error_docs, result_types
+from .method_checks import MethodChecks, matches
+from .runtime_api import error_docs, result_types
 
 __all__ = ["check_spec", "spec_schema"]
 
 _SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_EXAMPLE_WIDTH = 84
 _RUNTIME_NAMES = frozenset({"Engine", "BaseClient", "CONTRACT"})
 _MODELS_MODULE_NAMES = frozenset(
     {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}
@@ -34,14 +33,6 @@ _RENAMED_FIELDS = frozenset({"field"})
 """Field names datamodel-code-generator renames (to ``field_`` with an alias)."""
 _EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
 """Objects the OpenAPI and AsyncAPI templates name directly."""
-_PY_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-    "object": dict,
-    "array": list,
-}
 
 
 def spec_schema() -> dict[str, Any]:
@@ -67,20 +58,6 @@ def _schema_errors(located: Located) -> list[SpecError]:
     return found
 
 
-def _matches(value: object, types: list[str]) -> bool:
-    for name in types:
-        if name == "null":
-            if value is None:
-                return True
-            continue
-        expected = _PY_TYPES[name]
-        if isinstance(value, bool) and name not in {"boolean"}:
-            continue
-        if isinstance(value, expected):
-            return True
-    return False
-
-
 def _property_types(prop: dict[str, Any]) -> list[str]:
     if "$ref" in prop:
         return ["object", "null"] if prop.get("nullable") else ["object"]
@@ -88,7 +65,7 @@ def _property_types(prop: dict[str, Any]) -> list[str]:
     return list(kind) if isinstance(kind, list) else [kind]
 
 
-class _Checker:
+class _Checker(MethodChecks):
     def __init__(self, located: Located) -> None:
         self.data = located.data
         self.lines = located.lines
@@ -258,7 +235,7 @@ class _Checker:
                 self.fail(
                     (*path, "default"), f"{obj_name}.{name}: default of a $ref must be {{}} or null"
                 )
-        elif not _matches(default, types):
+        elif not matches(default, types):
             self.fail(
                 (*path, "default"),
                 f"{obj_name}.{name}: default {default!r} does not match type {'|'.join(types)}",
@@ -326,7 +303,7 @@ class _Checker:
         if "default" not in param:
             return
         default = param["default"]
-        if not _matches(default, [param["type"]]):
+        if not matches(default, [param["type"]]):
             self.fail(
                 (*path, "default"),
                 f"{name}: default {default!r} does not match type {param['type']}",
@@ -359,128 +336,6 @@ class _Checker:
                     )
         for name, event in ws["events"].items():
             self.ref(("websocket", "events", name, "payload"), event["payload"], "payload type")
-
-    def method(self, path: Location, method: dict[str, Any]) -> None:
-        params: dict[str, Any] = method.get("params", {})
-        if "operation" in method:
-            self.bound_method(path, method)
-        else:
-            self.engine_method(path, method)
-        for name, param in params.items():
-            ppath: Location = (*path, "params", name)
-            if "$ref" in param:
-                self.ref((*ppath, "$ref"), param["$ref"])
-            if "$ref" in param.get("items", {}):
-                self.ref((*ppath, "items", "$ref"), param["items"]["$ref"])
-            if param.get("type") == "array" and "items" not in param:
-                self.fail(ppath, f"{name}: an array parameter needs items")
-            self.method_param(ppath, name, param)
-        docs = error_docs()
-        for index, name in enumerate(method.get("raises", [])):
-            if name not in docs:
-                self.fail((*path, "raises", index), f"unknown error class {name!r}")
-        for offset, line in enumerate(method.get("example", "").splitlines()):
-            if len(line) > _EXAMPLE_WIDTH:
-                self.fail(
-                    (*path, "example"),
-                    f"example line {offset + 1} is longer than {_EXAMPLE_WIDTH} characters",
-                )
-
-    def bound_method(self, path: Location, method: dict[str, Any]) -> None:
-        operation = method["operation"]
-        if "engine" in method:
-            self.fail((*path, "engine"), "a method has an operation or an engine, not both")
-        if operation not in self.data["operations"]:
-            self.fail((*path, "operation"), f"unknown operation {operation!r}")
-            return
-        binding = bind(self.data, method)
-        for name in binding.unbound:
-            self.fail(
-                (*path, "params", name),
-                f"parameter {name!r} binds to nothing of operation {operation!r} "
-                "(no path, query or header parameter or body field of that name)",
-            )
-        for name in binding.missing:
-            target = binding.available[name]
-            what = "body field" if target.location == "body" else f"{target.location} parameter"
-            self.fail(
-                (*path, "operation"),
-                f"operation {operation!r} needs its required {what} {target.wire_name!r}; "
-                f"add a parameter {name!r}",
-            )
-        for name, target in binding.targets.items():
-            param = method["params"][name]
-            expected = _target_kind(target.spec)
-            given = f"$ref {param['$ref']}" if "$ref" in param else param.get("type")
-            if expected is not None and given != expected:
-                self.fail(
-                    (*path, "params", name),
-                    f"parameter {name!r} is {given} but {target.location} "
-                    f"{target.wire_name!r} of {operation!r} is {expected}",
-                )
-
-    def engine_method(self, path: Location, method: dict[str, Any]) -> None:
-        engine_spec = method["engine"]
-        engine_name = engine_spec["method"]
-        engine = engine_methods().get(engine_name)
-        if engine is None:
-            self.fail((*path, "engine", "method"), f"unknown engine method {engine_name!r}")
-            return
-        if engine.takes_operation:
-            self.fail(
-                (*path, "engine", "method"),
-                f"engine method {engine_name!r} calls an operation: write operation: <id> "
-                "and bind the parameters by name instead",
-            )
-            return
-        self.ref((*path, "engine", "type"), engine_spec["type"])
-        accepted = set(engine.positional) | set(engine.keywords)
-        args: dict[str, Any] = engine_spec.get("args", {})
-        params: dict[str, Any] = method.get("params", {})
-        for name in args:
-            if name not in accepted:
-                self.fail(
-                    (*path, "engine", "args", name),
-                    f"{name!r} is not an argument of engine method {engine_name!r}",
-                )
-            if name in params:
-                self.fail(
-                    (*path, "engine", "args", name),
-                    f"{name!r} is both a parameter and a fixed engine argument",
-                )
-        for name in params:
-            if name not in accepted:
-                self.fail(
-                    (*path, "params", name),
-                    f"parameter {name!r} is not an argument of engine method {engine_name!r}",
-                )
-        for name in (*engine.positional, *engine.keywords):
-            if name not in engine.optional and name not in params and name not in args:
-                self.fail(
-                    (*path, "engine"), f"engine method {engine_name!r} needs argument {name!r}"
-                )
-
-    def method_param(self, path: Location, name: str, param: dict[str, Any]) -> None:
-        kind = param.get("type", "$ref")
-        if "default" not in param:
-            return
-        default = param["default"]
-        if kind == "callback" or (kind in {"object", "array", "$ref"} and default is not None):
-            self.fail((*path, "default"), f"{name}: a {kind} parameter can only default to null")
-            return
-        if default is not None and kind in _PY_TYPES and not _matches(default, [kind]):
-            self.fail((*path, "default"), f"{name}: default {default!r} does not match type {kind}")
-            return
-        self.bounds(path, name, param, default)
-
-
-def _target_kind(spec: dict[str, Any]) -> str | None:
-    """Return how a method parameter bound to ``spec`` must be typed, or None if any type goes."""
-    if "$ref" in spec:
-        return f"$ref {spec['$ref']}"
-    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-    kinds = [kind for kind in kinds if kind != "null"]
-    return kinds[0] if len(kinds) == 1 else None
 
 
 def _example_errors(located: Located) -> Iterator[SpecError]:
