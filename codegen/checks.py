@@ -24,13 +24,10 @@ __all__ = ["check_spec", "spec_schema"]
 _SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _RUNTIME_NAMES = frozenset({"Engine", "BaseClient", "CONTRACT"})
-_MODELS_MODULE_NAMES = frozenset(
-    {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}
-    | {"UNSET", "UnsetType"}
-)
-"""Names that models.py imports or that datamodel-code-generator renames as a class name."""
-_RENAMED_FIELDS = frozenset({"field"})
-"""Field names datamodel-code-generator renames (to ``field_`` with an alias)."""
+_MODELS_MODULE_NAMES = frozenset({"Any", "Struct"})
+"""Names that models.py imports; a class of that name would shadow them."""
+_SHADOWING_FIELDS = frozenset({"field"})
+"""Field names that would shadow, in a struct's body, a name the later fields' defaults use."""
 _EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
 """Objects the OpenAPI and AsyncAPI templates name directly."""
 
@@ -202,9 +199,9 @@ class _Checker(MethodChecks):
     ) -> None:
         if keyword.iskeyword(name):
             self.fail(path, f"{obj_name}.{name}: a Python keyword cannot be a field name")
-        elif name.startswith("_") or name in _RENAMED_FIELDS:
+        elif name.startswith("_") or name in _SHADOWING_FIELDS:
             self.fail(
-                path, f"{obj_name}.{name}: the struct would rename this field; choose another name"
+                path, f"{obj_name}.{name}: the struct cannot have this field; choose another name"
             )
         if "$ref" in prop:
             self.ref((*path, "$ref"), prop["$ref"])

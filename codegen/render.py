@@ -129,7 +129,7 @@ def render_all(data: dict[str, Any], root: Path, spec_file: str = SPEC_FILE) -> 
     files = {path: format_python(text, path, root) for path, text in python.items()}
     files[f"{package}/py.typed"] = first_line + "\n"
     files[f"docs/reference/{docs_name}.md"] = env.get_template("reference.md.j2").render(
-        ir=ir, banner=first_line.removeprefix("# ")
+        ir=ir, banner=first_line.removeprefix("# "), spec_file=spec_file
     )
     files["docs/openapi.json"] = render_openapi(env, ir, first_line.removeprefix("# "))
     files["docs/asyncapi.json"] = render_asyncapi(env, ir, first_line.removeprefix("# "))

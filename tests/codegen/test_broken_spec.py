@@ -200,11 +200,11 @@ CASES = [
         "page_size: default 'ten' does not match type integer",
     ),
     (
-        "field-name-the-struct-would-rename",
+        "field-name-the-struct-cannot-have",
         '      video:\n        type: [string, "null"]',
         '      field:\n        type: [string, "null"]',
         "      field:",
-        "AddressChannels.field: the struct would rename this field",
+        "AddressChannels.field: the struct cannot have this field",
     ),
     (
         "object-name-clashes-with-models-module",
