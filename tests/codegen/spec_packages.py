@@ -47,11 +47,15 @@ def _indented(text: str, spaces: int) -> str:
 
 
 def spec_with_issue_methods(spec: str) -> str:
-    """Return ``spec`` with the issue's methods on the client and in a new namespace."""
+    """Return ``spec`` with the issue's methods on the client, in the existing ``conversation``
+    namespace and in a new ``directory`` namespace."""
     client = "client:\n  class_name: Client\n  methods:\n"
     namespaces = "namespaces:\n"
+    conversation = "    call logs included.\n    methods:\n"
     assert spec.count(client) == 1
     assert spec.count(namespaces) == 1
+    assert spec.count(conversation) == 1
+    spec = spec.replace(conversation, conversation + _indented(ISSUE_METHODS, 6))
     directory = (
         "  directory:\n"
         "    class_name: DirectoryNamespace\n"

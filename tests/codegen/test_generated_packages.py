@@ -23,7 +23,8 @@ async def use(client: Client) -> None:
     many: Page[Address] = await client.list_addresses(page_size=5)
     same: Address = await client.directory.get_address(address_id="a1")
     pages: Page[Address] = await client.directory.list_addresses()
-    print(one, many, same, pages)
+    inner: Address = await client.conversation.get_address(address_id="a1")
+    print(one, many, same, pages, inner)
 """
 
 

@@ -1,8 +1,8 @@
 """Any operation of the spec becomes an SDK method by editing the spec alone.
 
 The issue's two methods (``get_address``, ``list_addresses``) are added, word for word, to a
-copy of ``spec/chat.yaml``: on the client and in a new namespace. The copy is generated with no
-hand edit, its package passes ``mypy --strict`` (in the one shared run of
+copy of ``spec/chat.yaml``: on the client, in an existing namespace and in a new one. The copy
+is generated with no hand edit, its package passes ``mypy --strict`` (in the one shared run of
 ``test_generated_packages``), and its methods work against the real local server.
 """
 
@@ -38,6 +38,7 @@ def test_the_methods_are_typed_and_documented(sdk: ModuleType, issue_package: Pa
     for heading in (
         "### client.get_address",
         "### client.list_addresses",
+        "### conversation.get_address",
         "### directory.get_address",
         "### directory.list_addresses",
     ):
@@ -52,7 +53,7 @@ async def test_the_methods_work_against_the_real_server(sdk: ModuleType, tmp_pat
         token = await server.token("alice")
         rooms = [await server.create_room(f"room-{n}") for n in range(3)]
         async with sdk.Client(token=token, base_url=server.base_url) as client:
-            for owner in (client, client.directory):
+            for owner in (client, client.conversation, client.directory):
                 address: Any = await owner.get_address(address_id=rooms[0])
                 assert isinstance(address, sdk.Address)
                 assert (address.id, address.name) == (rooms[0], "room-0")
