@@ -96,18 +96,40 @@ def _types(spec: dict[str, Any]) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def _narrowing(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _resolved(spec: dict[str, Any], key: str, limits: dict[str, Any]) -> Any:
+    """Return a constraint's value, or the value of the limit it names."""
+    value = spec.get(key)
+    if isinstance(value, str) and isinstance(limits.get(value), dict):
+        return limits[value].get("value")
+    return value
+
+
+def _narrowing(
+    old: dict[str, Any], new: dict[str, Any], old_limits: dict[str, Any], new_limits: dict[str, Any]
+) -> list[str]:
     """Return how ``new`` admits less than ``old`` (empty when it admits as much or more)."""
     found = []
     lost = sorted(_types(old) - _types(new))
     if lost:
         found.append(f"type narrowed ({' | '.join(lost)} no longer admitted)")
-    for key in _LOWER_BOUNDS:
-        if key in new and new[key] > old.get(key, float("-inf")):
-            found.append(f"{key} raised to {new[key]}")
-    for key in _UPPER_BOUNDS:
-        if key in new and new[key] < old.get(key, float("inf")):
-            found.append(f"{key} lowered to {new[key]}")
+    for keys, tighter, verb in ((_LOWER_BOUNDS, 1, "raised"), (_UPPER_BOUNDS, -1, "lowered")):
+        for key in keys:
+            before, after = _resolved(old, key, old_limits), _resolved(new, key, new_limits)
+            if not isinstance(after, int | float):
+                continue
+            if not isinstance(before, int | float):
+                found.append(f"{key} set to {after}")
+            elif (after - before) * tighter > 0:
+                found.append(f"{key} {verb} to {after}")
+    pattern = _resolved(new, "pattern", new_limits)
+    if pattern is not None and pattern != _resolved(old, "pattern", old_limits):
+        found.append(f"pattern changed to {pattern!r}")
+    if "enum" in new and "enum" not in old:
+        found.append(f"enum set (only {', '.join(map(str, new['enum']))} accepted)")
+    elif "enum" in new:
+        dropped = sorted(set(old["enum"]) - set(new["enum"]))
+        if dropped:
+            found.append(f"enum narrowed ({', '.join(map(str, dropped))} no longer accepted)")
     return found
 
 
@@ -129,11 +151,22 @@ class _Differ:
         return [name for name in old if name in new]
 
     def run(self) -> list[Change]:
+        self.limits()
         self.objects()
         self.operations()
         self.websocket()
         self.methods()
         return sorted(set(self.changes), key=lambda c: (not c.breaking, c.where, c.what))
+
+    def limits(self) -> None:
+        old, new = self.old.get("limits", {}), self.new.get("limits", {})
+        for name in self.keyed("limits", "limit", old, new):
+            before, after = old[name]["value"], new[name]["value"]
+            if before == after:
+                continue
+            raised = isinstance(before, int | float) and isinstance(after, int | float)
+            breaking = not (raised and after > before)
+            self.add(breaking, f"limits.{name}", f"value changed from {before!r} to {after!r}")
 
     def objects(self) -> None:
         old, new = self.old["objects"], self.new["objects"]
@@ -157,7 +190,8 @@ class _Differ:
                     self.add(False, f"{where}.{prop}", "field no longer required")
 
     def field(self, where: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        for what in _narrowing(old, new):
+        limits = (self.old.get("limits", {}), self.new.get("limits", {}))
+        for what in _narrowing(old, new, *limits):
             self.add(True, where, what)
         widened = sorted(_types(new) - _types(old))
         if widened:

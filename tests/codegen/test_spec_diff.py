@@ -250,6 +250,41 @@ CASES: list[tuple[str, Edit, str, str, bool]] = [
         True,
     ),
     (
+        "limit-lowered",
+        lambda d: d["limits"]["text_length"].__setitem__("value", 100),
+        "limits.text_length",
+        "value changed from 16384 to 100",
+        True,
+    ),
+    (
+        "limit-raised",
+        lambda d: d["limits"]["text_length"].__setitem__("value", 20000),
+        "limits.text_length",
+        "value changed from 16384 to 20000",
+        False,
+    ),
+    (
+        "field-bound-set",
+        lambda d: _props(d, "ErrorItem")["message"].__setitem__("max_length", "text_length"),
+        "objects.ErrorItem.message",
+        "max_length set to 16384",
+        True,
+    ),
+    (
+        "field-pattern-changed",
+        lambda d: _props(d, "CreateAddressRequest")["name"].__setitem__("pattern", "^[a-z]+$"),
+        "objects.CreateAddressRequest.name",
+        "pattern changed to '^[a-z]+$'",
+        True,
+    ),
+    (
+        "field-enum-narrowed",
+        lambda d: _props(d, "CreateAddressRequest")["type"].__setitem__("enum", ["room"]),
+        "objects.CreateAddressRequest.type",
+        "enum narrowed (app no longer accepted)",
+        True,
+    ),
+    (
         "event-removed",
         lambda d: d["websocket"]["events"].pop("conversation.message.updated"),
         "websocket.events",
@@ -340,3 +375,18 @@ def test_make_spec_diff_on_the_repository() -> None:
     last = done.stdout.splitlines()[-1]
     assert last.startswith(("no change", "no breaking change", f"{last.split()[0]} breaking"))
     assert (done.returncode == 1) == ("BREAKING" in done.stdout)
+
+
+def test_a_spec_of_the_old_format_compares_by_what_methods_return() -> None:
+    """Before binding by name, methods declared ``returns: {kind, type}`` and ``engine``."""
+    old = copy.deepcopy(BASE)
+    method = _conversation(old)["get_conversations"]
+    del method["operation"]
+    method["engine"] = {"method": "page", "operation": "listConversations", "type": "Conversation"}
+    method["returns"] = {"kind": "page", "type": "Conversation"}
+    assert diff_specs(old, BASE) == []
+    method["returns"] = {"kind": "page", "type": "ConversationMessage"}
+    method["engine"]["type"] = "ConversationMessage"
+    assert diff_specs(old, BASE) == [
+        Change(True, "client.conversation.get_conversations", "what the method returns changed")
+    ]
