@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
-SOURCES := codegen generated runtime server tests bench examples docsite
+SOURCES := codegen generated runtime server cli tests bench examples docsite
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock gen check-gen spec-diff lint fmt type test docs check demo bench serve clean
@@ -51,7 +51,7 @@ fmt: $(STAMP) ## Format hand-written code with ruff
 	$(BIN)/ruff check --fix $(SOURCES)
 	$(BIN)/ruff format $(SOURCES)
 
-type: $(STAMP) ## mypy --strict on generated/, runtime/, server/ and codegen/
+type: $(STAMP) ## mypy --strict on generated/, runtime/, server/, cli/ and codegen/
 	$(BIN)/mypy
 
 test: $(STAMP) ## Run the test suite

@@ -1,6 +1,6 @@
 """Run the chat server for the benchmarks: ``python -m bench._serve --db PATH ...``.
 
-The same :func:`~fabric_chat_server.cli.serve.run_server` as ``fabric-chat serve`` (same app,
+The same :func:`~fabric_chat_server.runner.run_server` as ``fabric-chat serve`` (same app,
 same store, same first line ``listening on http://HOST:PORT``), bound to 127.0.0.1 on a free
 port, with two settings the CLI does not expose: the signing secret (so that the deep-history
 figure can build a page token at depth) and the per-subscriber rate limit, which is switched
@@ -16,8 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
-from fabric_chat_server.cli.serve import run_server
 from fabric_chat_server.config import ServerConfig
+from fabric_chat_server.runner import run_server
 
 __all__ = ["main"]
 

@@ -307,7 +307,7 @@ class ServerProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "fabric_chat_server.cli",
+            "fabric_chat_cli",
             "serve",
             *self.args,
             stdout=subprocess.PIPE,

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import fabric_chat_server.cli
+import fabric_chat_cli
 import jwt
 import pytest
 from fabric_chat import Client
@@ -377,7 +377,7 @@ def test_debug_shows_the_traceback_but_never_the_token(server: Server) -> None:
 
 def test_the_chat_commands_talk_through_the_sdk_only() -> None:
     """whoami, join, send, history and tail use ``fabric_chat.Client``, never raw HTTP."""
-    cli_dir = Path(fabric_chat_server.cli.__file__).parent
+    cli_dir = Path(fabric_chat_cli.__file__).parent
     for name in ("chat.py", "_connection.py", "_output.py"):
         tree = ast.parse((cli_dir / name).read_text(encoding="utf-8"))
         imported = {

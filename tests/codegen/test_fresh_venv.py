@@ -1,4 +1,4 @@
-"""One distribution installs all three packages, editable too, into a fresh environment."""
+"""One distribution installs all four packages, editable too, into a fresh environment."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_editable_install_in_a_fresh_venv_imports_all_three(tmp_path: Path) -> None:
+def test_editable_install_in_a_fresh_venv_imports_all_four(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -34,11 +34,12 @@ def test_editable_install_in_a_fresh_venv_imports_all_three(tmp_path: Path) -> N
     assert install.returncode == 0, install.stderr
     assert any(purelib.glob("*fabric_chat*.pth")), sorted(p.name for p in purelib.iterdir())
     probe = (
-        "import fabric_chat, fabric_chat_runtime, fabric_chat_server\n"
+        "import fabric_chat, fabric_chat_runtime, fabric_chat_server, fabric_chat_cli\n"
         "from fabric_chat import Client, ConversationChatMessage\n"
         "from fabric_chat.contract import CONTRACT\n"
         "assert CONTRACT.route('sendMessage').status == 201\n"
-        "for m in (fabric_chat, fabric_chat_runtime, fabric_chat_server): print(m.__file__)\n"
+        "for m in (fabric_chat, fabric_chat_runtime, fabric_chat_server, fabric_chat_cli):\n"
+        "    print(m.__file__)\n"
     )
     done = subprocess.run(
         [str(python), "-I", "-c", probe], capture_output=True, text=True, check=False, cwd=tmp_path
@@ -48,4 +49,5 @@ def test_editable_install_in_a_fresh_venv_imports_all_three(tmp_path: Path) -> N
         str(ROOT / "generated" / "fabric_chat" / "__init__.py"),
         str(ROOT / "runtime" / "fabric_chat_runtime" / "__init__.py"),
         str(ROOT / "server" / "fabric_chat_server" / "__init__.py"),
+        str(ROOT / "cli" / "fabric_chat_cli" / "__init__.py"),
     ]

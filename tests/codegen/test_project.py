@@ -21,6 +21,7 @@ def test_layout_of_the_design() -> None:
         "generated/fabric_chat/py.typed",
         "runtime/fabric_chat_runtime/__init__.py",
         "server/fabric_chat_server/__init__.py",
+        "cli/fabric_chat_cli/__init__.py",
         "tests",
         "Makefile",
         "pyproject.toml",
@@ -29,7 +30,7 @@ def test_layout_of_the_design() -> None:
         assert (ROOT / path).exists(), path
 
 
-def test_one_distribution_ships_three_packages_and_not_the_generator() -> None:
+def test_one_distribution_ships_four_packages_and_not_the_generator() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["requires-python"] == ">=3.11"
     wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
@@ -37,7 +38,10 @@ def test_one_distribution_ships_three_packages_and_not_the_generator() -> None:
         "generated/fabric_chat",
         "runtime/fabric_chat_runtime",
         "server/fabric_chat_server",
+        "cli/fabric_chat_cli",
     ]
+    assert project["project"]["scripts"] == {"fabric-chat": "fabric_chat_cli._launch:main"}
+    assert sorted(project["project"]["dependencies"]) == ["aiohttp>=3.10", "msgspec>=0.19"]
     assert not any("codegen" in package for package in wheel["packages"])
 
 

@@ -20,7 +20,7 @@ def test_every_module_declares_all() -> None:
     names = [
         m.name for m in pkgutil.walk_packages(fabric_chat_server.__path__, "fabric_chat_server.")
     ]
-    assert "fabric_chat_server.cli.serve" in names
+    assert "fabric_chat_server.runner" in names
     for name in names:
         module = importlib.import_module(name)
         assert isinstance(getattr(module, "__all__", None), list), name

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from click.testing import CliRunner
-from fabric_chat_server.cli import main
+from fabric_chat_cli.commands import main
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
 

@@ -4,62 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
 import click
-from aiohttp import web
+from fabric_chat_server._extras import MissingExtraError, require_extra
+from fabric_chat_server.config import ServerConfig
 
-from .._extras import MissingExtraError, require_extra
-from ..config import ServerConfig
 from ._connection import OneLineCommand
 
 __all__ = ["COMMANDS", "serve"]
 
-logger = logging.getLogger(__name__)
-
 _DEFAULTS = ServerConfig()
-
-
-async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
-    """Serve ``config`` until SIGINT or SIGTERM, then stop cleanly.
-
-    The first stdout line is ``listening on http://HOST:PORT``; a project credential pair made by
-    this run follows, printed this once.
-    """
-    # Imported here: the command line without the server extra still lists ``serve``.
-    from ..app import create_app
-    from ..state import STATE
-
-    app = create_app(config)
-    runner = web.AppRunner(
-        app, shutdown_timeout=0.5, handle_signals=False, keepalive_timeout=config.header_timeout
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
-        await site.start()
-        port = int(runner.addresses[0][1])
-        if announce:
-            print(f"listening on http://{config.host}:{port}", flush=True)
-            state = app[STATE]
-            if state.generated_credentials and state.project_token is not None:
-                print(f"project id: {state.project_id}", flush=True)
-                print(f"project token: {state.project_token}", flush=True)
-                print("(shown once: keep them to mint tokens)", flush=True)
-        await stop.wait()
-        logger.info("stopping")
-    finally:
-        try:
-            await runner.cleanup()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
 
 
 @click.command(cls=OneLineCommand)
@@ -229,6 +185,9 @@ def serve(
         header_timeout=header_timeout,
         stall_timeout=stall_timeout,
     )
+    # The server's modules need the server extra (checked above): imported only now.
+    from fabric_chat_server.runner import run_server
+
     try:
         asyncio.run(run_server(config))
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""The ``fabric-chat`` command: a click group; each area adds its commands in its own module.
+"""The ``fabric-chat`` click group; each area adds its commands in its own module.
 
 Server commands live in :mod:`.serve` (``serve``) and :mod:`.admin` (``token``, ``room``). A
 module adding more commands defines them and is listed in ``_COMMAND_MODULES``.
@@ -13,9 +13,9 @@ import click
 __all__ = ["main"]
 
 _COMMAND_MODULES = (
-    "fabric_chat_server.cli.serve",
-    "fabric_chat_server.cli.admin",
-    "fabric_chat_server.cli.chat",
+    "fabric_chat_cli.serve",
+    "fabric_chat_cli.admin",
+    "fabric_chat_cli.chat",
 )
 
 

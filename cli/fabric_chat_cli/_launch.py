@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ._extras import MissingExtraError, require_extra
+from fabric_chat_server._extras import MissingExtraError, require_extra
 
 __all__ = ["main"]
 
@@ -16,6 +16,6 @@ def main() -> None:
     except MissingExtraError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    from .cli import main as cli_main
+    from .commands import main as cli_main
 
     cli_main()

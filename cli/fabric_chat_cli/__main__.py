@@ -1,8 +1,8 @@
-"""``python -m fabric_chat_server.cli``."""
+"""``python -m fabric_chat_cli``."""
 
 from __future__ import annotations
 
-from . import main
+from ._launch import main
 
 __all__: list[str] = []
 
