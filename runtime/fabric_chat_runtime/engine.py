@@ -317,11 +317,12 @@ class Engine:
         except TypeError as exc:
             raise errors.ProtocolError(f"cannot build {result_type.__name__}: {exc}") from None
 
-    async def _history_path(self, address_id: str | None, timeout: float | None) -> str:
+    def _history_path(self, address_id: str | None) -> str:
+        """One conversation's messages, by the address id (the route resolves it and creates
+        nothing: a history read never joins), or every message of the caller."""
         if address_id is None:
             return self._path("listMessages")
-        joined = await self._joined(address_id, timeout)
-        return self._path("listConversationMessages", joined.group_id)
+        return self._path("listConversationMessages", address_id)
 
     async def history(
         self,
@@ -338,7 +339,7 @@ class Engine:
         from the next server pages, and each item's ``conversation_id`` is ``address_id``.
         """
         self._check_open()
-        path = await self._history_path(address_id, timeout)
+        path = self._history_path(address_id)
         reader = HistoryReader(
             self._http,
             item_type=item_type,
@@ -388,7 +389,7 @@ class Engine:
         group_id = None
         if address_id is not None:
             group_id = (await self._joined(address_id, None)).group_id
-        history_path = await self._history_path(address_id, None)
+        history_path = self._history_path(address_id)
         await self.socket.ensure_connected(self._tasks)
         return await self._feeds.open(
             item_type=item_type,

@@ -254,6 +254,8 @@ class FakeServer:
 
     async def history(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
+        if key.startswith("addr-"):  # an address id: the server resolves its group
+            key = "group-" + key.removeprefix("addr-")
         items = [m for m in reversed(self.messages) if m["group_id"] == key]
         return self._page(request, items)
 

@@ -41,7 +41,7 @@ async def test_chat_view_refills_short_pages_and_carries_surplus(
     assert all(m.subtype == "chat" for m in page.data)
     assert all(m.conversation_id == PEER for m in page.data)
     assert await page.prev_page() is None
-    before = server.count("GET", "/api/fabric/conversations/group-bob")
+    before = server.count("GET", "/api/fabric/conversations/addr-bob")
     second = await page.next_page()
     assert texts(second) == newest_first[3:6]
     assert second is not None
@@ -52,7 +52,7 @@ async def test_chat_view_refills_short_pages_and_carries_surplus(
     assert not third.has_next
     assert await third.next_page() is None
     # Carried items mean fewer requests than one per server page each time.
-    assert server.count("GET", "/api/fabric/conversations/group-bob") - before <= 4
+    assert server.count("GET", "/api/fabric/conversations/addr-bob") - before <= 4
     back = await third.prev_page()
     assert texts(back) == newest_first[3:6]
     again = await back.prev_page() if back is not None else None
@@ -223,7 +223,7 @@ async def test_a_scan_cut_at_max_rounds_keeps_its_way_on(server: FakeServer) -> 
     ],
 )
 async def test_a_malformed_page_is_a_protocol_error(server: FakeServer, body: object) -> None:
-    history = "/api/fabric/conversations/group-bob/messages"
+    history = "/api/fabric/conversations/addr-bob/messages"
     async with fabric_chat.Client(token=server.token) as client:
         server.fail(history, Canned(200, body))
         with pytest.raises(errors.ProtocolError, match="unexpected page"):
@@ -240,3 +240,18 @@ async def test_a_malformed_page_is_a_protocol_error(server: FakeServer, body: ob
         server.fail(history, Canned(200, body))
         with pytest.raises(errors.ProtocolError):
             await page.next_page()
+
+
+async def test_a_history_read_never_joins(server: FakeServer) -> None:
+    """The route takes the address id and the server resolves it: nothing is created."""
+    seed(server, "cc")
+    async with fabric_chat.Client(token=server.token) as client:
+        page = await client.chat.get_messages(address_id=PEER, page_size=1)
+        assert texts(page) == ["m1"]
+        assert texts(await page.next_page()) == ["m0"]
+        assert [m.text async for m in client.chat.iter_messages(address_id=PEER)] == ["m1", "m0"]
+        messages = await client.conversation.get_conversation_messages(address_id=PEER)
+        assert len(messages.data) == 2
+    assert server.joins == 0
+    assert server.count("POST", "/api/fabric/conversations/join") == 0
+    assert server.count("GET", f"/api/fabric/conversations/{PEER}/messages") >= 4

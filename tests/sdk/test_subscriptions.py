@@ -180,7 +180,7 @@ async def test_backfill_retries_when_history_fails(server: FakeServer) -> None:
         await server.drop_sockets()
         await eventually(lambda: gate.waiting > 0)
         server.add("missed")
-        server.fail("/api/fabric/conversations/group-bob", Canned(404), Canned(404))
+        server.fail("/api/fabric/conversations/addr-bob", Canned(404), Canned(404))
         gate.open.set()
         await eventually(lambda: got == ["missed"])
 

@@ -75,7 +75,7 @@ async def test_subscribe_fails_cleanly_when_the_baseline_fails(
 ) -> None:
     await client.engine.join(PEER, result_type=Joined)
     got = Inbox()
-    server.fail("/api/fabric/conversations/group-bob", Canned(403, {}))
+    server.fail("/api/fabric/conversations/addr-bob", Canned(403, {}))
     with pytest.raises(errors.PermissionDeniedError):
         await client.engine.subscribe(
             item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True

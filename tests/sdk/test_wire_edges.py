@@ -173,7 +173,7 @@ async def test_a_malformed_first_page_fails_the_subscribe_with_a_protocol_error(
     server: FakeServer,
 ) -> None:
     async with fabric_chat.Client(token=server.token) as client:
-        server.fail("/api/fabric/conversations/group-bob/messages", Canned(200, MALFORMED_PAGE))
+        server.fail("/api/fabric/conversations/addr-bob/messages", Canned(200, MALFORMED_PAGE))
         with pytest.raises(errors.ProtocolError, match="unexpected page"):
             await client.chat.subscribe(address_id=PEER, on_message=print)
         server.fail("/api/fabric/messages", Canned(200, ["not", "a", "page"]))
@@ -199,7 +199,7 @@ async def test_a_malformed_backfill_page_is_a_protocol_error_and_is_retried(
             item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True
         )
         missed = server.add("missed while down")
-        server.fail("/api/fabric/conversations/group-bob/messages", Canned(200, MALFORMED_PAGE))
+        server.fail("/api/fabric/conversations/addr-bob/messages", Canned(200, MALFORMED_PAGE))
         await server.drop_sockets()
         await got.wait(1)
     assert [m.text for m in got] == [missed["text"]]
