@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from .binding import operation_params
@@ -98,6 +100,28 @@ def _models_imports(objects: tuple[ObjectIR, ...]) -> ImportSet:
     return uses
 
 
+#: Runtime names every package exports: what users configure and watch.
+RUNTIME_EXPORTS = ("ConnectionState", "HeartbeatPolicy", "ReconnectPolicy", "RetryPolicy")
+
+
+def _public_models(objects: tuple[ObjectIR, ...], returned: list[str]) -> tuple[str, ...]:
+    """Return the models a user reads: the types the SDK methods return, and what they hold.
+
+    The rest of the spec's objects (request bodies, page envelopes, JSON-RPC frames, the error
+    body) are the wire's: importable from the package's ``models``, not exported.
+    """
+    by_name = {obj.name: obj for obj in objects}
+    todo, seen = list(returned), set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        schema = json.dumps(by_name[name].json_schema)
+        todo.extend(re.findall(r"#/components/schemas/(\w+)", schema))
+    return tuple(obj.name for obj in objects if obj.name in seen)
+
+
 def build_ir(data: dict[str, Any]) -> PackageIR:
     """Return the IR of a spec that :func:`codegen.checks.check_spec` found sound."""
     statuses = {
@@ -170,7 +194,9 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     errors = tuple(error_docs())
     package_uses = ImportSet(model_names, {**local, client_name: ".client"})
     package_uses.future = False
-    package_uses.reexport(*errors, *result_names, *local, client_name, *model_names)
+    returned = [m.item_type for ns in namespaces for m in ns.methods]
+    public = _public_models(objects, returned + [m.item_type for m in client_methods])
+    package_uses.reexport(*errors, *result_names, *RUNTIME_EXPORTS, *local, client_name, *public)
     return PackageIR(
         title=data["info"]["title"],
         package=data["info"].get("package", "fabric_chat"),
@@ -199,4 +225,6 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         limits=build_limits(data, limits),
         field_rules=build_field_rules(data["objects"], limits),
         tags=tuple(data.get("tags", {}).items()),
+        public_models=public,
+        runtime_exports=RUNTIME_EXPORTS,
     )

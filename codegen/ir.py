@@ -304,4 +304,8 @@ class PackageIR:
     field_rules: tuple[FieldRuleIR, ...] = ()
     """The limits of every property that has any."""
     tags: tuple[tuple[str, str], ...] = ()
+    public_models: tuple[str, ...] = ()
+    """The models a user reads: what the SDK methods return and what those hold (exported)."""
+    runtime_exports: tuple[str, ...] = ()
+    """Runtime names the package exports beside its own: the connection state, the policies."""
     """The exports' tags: (name, description), in the spec's order."""

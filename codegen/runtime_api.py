@@ -35,6 +35,9 @@ _SYMBOL_MODULES = (
     _ERRORS_MODULE,
     "fabric_chat_runtime.client",
     "fabric_chat_runtime.contract",
+    "fabric_chat_runtime.retry",
+    "fabric_chat_runtime.session",
+    "fabric_chat_runtime.state",
 )
 """Where generated code finds the runtime names it uses (each module's ``__all__``)."""
 _OPERATION_ARGUMENT = "operation_id"

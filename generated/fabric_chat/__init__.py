@@ -20,6 +20,10 @@ from fabric_chat_runtime.errors import ServerError as ServerError
 from fabric_chat_runtime.errors import TimeoutError as TimeoutError
 from fabric_chat_runtime.errors import UnprocessableEntityError as UnprocessableEntityError
 from fabric_chat_runtime.pagination import Page as Page
+from fabric_chat_runtime.retry import ReconnectPolicy as ReconnectPolicy
+from fabric_chat_runtime.retry import RetryPolicy as RetryPolicy
+from fabric_chat_runtime.session import HeartbeatPolicy as HeartbeatPolicy
+from fabric_chat_runtime.state import ConnectionState as ConnectionState
 from fabric_chat_runtime.subscriptions import MessageStream as MessageStream
 from fabric_chat_runtime.subscriptions import Subscription as Subscription
 
@@ -28,37 +32,10 @@ from ._namespaces import ConversationNamespace as ConversationNamespace
 from .client import Client as Client
 from .models import Address as Address
 from .models import AddressChannels as AddressChannels
-from .models import AddressPage as AddressPage
-from .models import AuthorizationStateParams as AuthorizationStateParams
-from .models import ConnectAuthorization as ConnectAuthorization
-from .models import ConnectParams as ConnectParams
-from .models import ConnectResult as ConnectResult
 from .models import Conversation as Conversation
 from .models import ConversationChatMessage as ConversationChatMessage
 from .models import ConversationMessage as ConversationMessage
-from .models import ConversationMessagePage as ConversationMessagePage
-from .models import ConversationPage as ConversationPage
-from .models import CreateAddressRequest as CreateAddressRequest
-from .models import CreateSubscriberTokenRequest as CreateSubscriberTokenRequest
-from .models import CreateSubscriberTokenResponse as CreateSubscriberTokenResponse
-from .models import DisconnectParams as DisconnectParams
-from .models import EmptyResult as EmptyResult
-from .models import ErrorBody as ErrorBody
-from .models import ErrorItem as ErrorItem
-from .models import EventParams as EventParams
-from .models import FabricSubscriberAuthorization as FabricSubscriberAuthorization
-from .models import JoinConversationRequest as JoinConversationRequest
 from .models import JoinConversationResponse as JoinConversationResponse
-from .models import PageLinks as PageLinks
-from .models import PingParams as PingParams
-from .models import PingResult as PingResult
-from .models import ProtocolVersion as ProtocolVersion
-from .models import ReauthenticateParams as ReauthenticateParams
-from .models import RpcAuthentication as RpcAuthentication
-from .models import RpcError as RpcError
-from .models import RpcRequest as RpcRequest
-from .models import RpcResponse as RpcResponse
-from .models import SendMessageRequest as SendMessageRequest
 from .models import SubscriberInfo as SubscriberInfo
 
 __all__ = [
@@ -68,40 +45,17 @@ __all__ = [
     "MessageStream",
     "Page",
     "Subscription",
+    "ConnectionState",
+    "HeartbeatPolicy",
+    "ReconnectPolicy",
+    "RetryPolicy",
     "AddressChannels",
     "Address",
     "SubscriberInfo",
     "ConversationMessage",
     "ConversationChatMessage",
     "Conversation",
-    "JoinConversationRequest",
     "JoinConversationResponse",
-    "SendMessageRequest",
-    "CreateSubscriberTokenRequest",
-    "CreateSubscriberTokenResponse",
-    "CreateAddressRequest",
-    "PageLinks",
-    "ConversationMessagePage",
-    "ConversationPage",
-    "AddressPage",
-    "ErrorItem",
-    "ErrorBody",
-    "RpcError",
-    "RpcRequest",
-    "RpcResponse",
-    "ProtocolVersion",
-    "RpcAuthentication",
-    "ConnectParams",
-    "FabricSubscriberAuthorization",
-    "ConnectAuthorization",
-    "ConnectResult",
-    "PingParams",
-    "PingResult",
-    "EventParams",
-    "AuthorizationStateParams",
-    "ReauthenticateParams",
-    "DisconnectParams",
-    "EmptyResult",
     "APIError",
     "AuthenticationError",
     "BadRequestError",

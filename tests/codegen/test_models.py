@@ -85,7 +85,7 @@ def test_every_object_is_a_struct() -> None:
         assert not config.forbid_unknown_fields
         with pytest.raises(TypeError):
             struct("positional")  # kw_only: no positional arguments
-        assert name in fabric_chat.__all__
+        assert name in models.__all__
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTS))
@@ -166,7 +166,7 @@ def test_unknown_fields_are_ignored() -> None:
         (fabric_chat.ConversationChatMessage, b'{"id":"m","type":"poll"}', "type", "poll"),
         (fabric_chat.Address, b'{"id":"a","type":"spaceship"}', "type", "spaceship"),
         (
-            fabric_chat.EventParams,
+            models.EventParams,
             b'{"event_type":"conversation.typing"}',
             "event_type",
             "conversation.typing",
@@ -183,7 +183,7 @@ def test_missing_fields_take_their_defaults() -> None:
     conversation = msgspec.json.decode(b'{"id": "c"}', type=fabric_chat.Conversation)
     assert conversation.last_message is None
     assert conversation.metadata == {}
-    page = msgspec.json.decode(b"{}", type=fabric_chat.ConversationMessagePage)
+    page = msgspec.json.decode(b"{}", type=models.ConversationMessagePage)
     assert page.data == []
     assert page.links.next is None
 
@@ -192,12 +192,12 @@ def test_required_fields_are_required() -> None:
     with pytest.raises(msgspec.ValidationError, match="id"):
         msgspec.json.decode(b"{}", type=fabric_chat.ConversationMessage)
     with pytest.raises(TypeError):
-        fabric_chat.SendMessageRequest()  # type: ignore[call-arg]
+        models.SendMessageRequest()  # type: ignore[call-arg]
 
 
 def test_page_links_field_named_self_round_trips() -> None:
     links = msgspec.json.decode(
-        b'{"self": "http://x/1", "next": "http://x/2"}', type=fabric_chat.PageLinks
+        b'{"self": "http://x/1", "next": "http://x/2"}', type=models.PageLinks
     )
     assert links.self == "http://x/1"
     assert links.prev is None
