@@ -193,11 +193,6 @@ class SocketSession:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def drop(self) -> None:
-        """Close the current socket (the session reconnects); for tests and diagnostics."""
-        if self._ws is not None:
-            await self._ws.close()
-
     async def _run(self) -> None:
         attempt = 0
         ever_up = False

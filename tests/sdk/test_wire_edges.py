@@ -151,7 +151,7 @@ async def test_drop_reconnects(server: FakeServer) -> None:
         await client.engine.subscribe(
             item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
         )
-        await client.engine.socket.drop()
+        await server.drop_sockets()  # the fault comes from the server, as in production
         await eventually(lambda: len(server.connects) == 2 and server.sockets)
 
 
