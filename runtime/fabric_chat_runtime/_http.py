@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from . import errors
 from .codec import error_from_response
@@ -34,13 +34,14 @@ class HttpClient:
         token: str,
         retry: RetryPolicy,
         timeout: float,
+        is_closed: Callable[[], bool],
     ) -> None:
         self._transport = transport
+        self._is_closed = is_closed
         self._base_url = base_url
         self._auth = {"Authorization": "Bearer " + token}
         self._retry = retry
         self._timeout = timeout
-        self.closed = False
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self._base_url!r})"
@@ -89,7 +90,7 @@ class HttpClient:
         url = self.url(path)
         policy = self._retry
         for attempt in range(policy.max_attempts):
-            if self.closed:
+            if self._is_closed():
                 raise errors.ClientClosedError("the client is closed")
             last = attempt + 1 >= policy.max_attempts
             try:

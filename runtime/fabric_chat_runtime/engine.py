@@ -119,11 +119,16 @@ class Engine:
     ) -> None:
         self._contract = contract
         self._transport = Transport(session=session, user_agent=agent)
+        self.states = StateWatch()
         self._http = HttpClient(
-            self._transport, base_url=base_url, token=token, retry=retry, timeout=timeout
+            self._transport,
+            base_url=base_url,
+            token=token,
+            retry=retry,
+            timeout=timeout,
+            is_closed=lambda: self.closed,
         )
         self._tasks = TaskOwner()
-        self.states = StateWatch()
         self._feeds = Feeds(self._http, self._tasks, reconnect)
         self.socket = SocketSession(
             self._transport,
@@ -142,13 +147,12 @@ class Engine:
         self._me_lock = asyncio.Lock()
         self._joins: dict[str, _Joined] = {}
         self._join_locks: dict[str, asyncio.Lock] = {}
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"Engine(base_url={self.base_url!r}, ws_url={self.ws_url!r})"
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self.closed:
             raise errors.ClientClosedError("the client is closed")
 
     def _path(self, operation_id: str, value: str | None = None) -> str:
@@ -426,13 +430,16 @@ class Engine:
         """The socket's connection state."""
         return self.states.state
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called: the state machine says so (``closed``)."""
+        return self.states.state is ConnectionState.CLOSED
+
     async def aclose(self) -> None:
         """Cancel every subscription, close the socket and the HTTP session; idempotent."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
-        self._http.closed = True
+        self.states.set(ConnectionState.CLOSED)
         self._feeds.cancel_all()
         await self._tasks.aclose()
         await self._transport.aclose()
-        self.states.set(ConnectionState.CLOSED)
