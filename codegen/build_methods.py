@@ -32,7 +32,7 @@ _RETURNS_DOC = {
     ),
     "stream": "A MessageStream: ``async with ... as messages: async for message in messages``.",
 }
-_OPERATION_RAISES = ("InvalidArgumentError", "APIError", "ConnectionError", "TimeoutError")
+_OPERATION_RAISES = ("InvalidArgumentError", "APIError", "APIConnectionError", "APITimeoutError")
 """What a method bound to an operation documents it raises, unless its spec says."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}

@@ -202,12 +202,12 @@ def describe_error(exc: BaseException, *, address: str | None = None) -> str:
     ):
         shown = address if len(address) <= 40 else address[:40] + "..."
         return f"the server answered {exc}; is {shown!r} an address id you can chat with?"
-    if isinstance(exc, fabric_chat.APIError):
+    if isinstance(exc, fabric_chat.APIStatusError):
         return f"the server answered {exc}"
-    if isinstance(exc, fabric_chat.ConnectionError):
-        return f"cannot reach the server: {exc}"
-    if isinstance(exc, fabric_chat.TimeoutError):
+    if isinstance(exc, fabric_chat.APITimeoutError):
         return f"timed out: {exc}"
+    if isinstance(exc, fabric_chat.APIConnectionError):
+        return f"cannot reach the server: {exc}"
     if isinstance(exc, fabric_chat.ProtocolError):
         return f"unexpected answer from the server: {exc}"
     if isinstance(exc, fabric_chat.InvalidArgumentError):

@@ -4,11 +4,13 @@
 ``from fabric_chat import Client``, then ``async with Client(token=sat) as client:``.
 """
 
+from fabric_chat_runtime.errors import APIConnectionError as APIConnectionError
 from fabric_chat_runtime.errors import APIError as APIError
+from fabric_chat_runtime.errors import APIStatusError as APIStatusError
+from fabric_chat_runtime.errors import APITimeoutError as APITimeoutError
 from fabric_chat_runtime.errors import AuthenticationError as AuthenticationError
 from fabric_chat_runtime.errors import BadRequestError as BadRequestError
 from fabric_chat_runtime.errors import ClientClosedError as ClientClosedError
-from fabric_chat_runtime.errors import ConnectionError as ConnectionError
 from fabric_chat_runtime.errors import FabricChatError as FabricChatError
 from fabric_chat_runtime.errors import InvalidArgumentError as InvalidArgumentError
 from fabric_chat_runtime.errors import NotFoundError as NotFoundError
@@ -17,7 +19,6 @@ from fabric_chat_runtime.errors import PermissionDeniedError as PermissionDenied
 from fabric_chat_runtime.errors import ProtocolError as ProtocolError
 from fabric_chat_runtime.errors import RateLimitError as RateLimitError
 from fabric_chat_runtime.errors import ServerError as ServerError
-from fabric_chat_runtime.errors import TimeoutError as TimeoutError
 from fabric_chat_runtime.errors import UnprocessableEntityError as UnprocessableEntityError
 from fabric_chat_runtime.pagination import Page as Page
 from fabric_chat_runtime.retry import ReconnectPolicy as ReconnectPolicy
@@ -56,11 +57,13 @@ __all__ = [
     "ConversationChatMessage",
     "Conversation",
     "JoinConversationResponse",
+    "APIConnectionError",
     "APIError",
+    "APIStatusError",
+    "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
-    "ConnectionError",
     "FabricChatError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -69,7 +72,6 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ServerError",
-    "TimeoutError",
     "UnprocessableEntityError",
 ]
 

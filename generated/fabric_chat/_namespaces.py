@@ -60,9 +60,10 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             page = await client.chat.get_messages(
@@ -98,9 +99,10 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             async for message in client.chat.iter_messages(
@@ -133,8 +135,8 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             AuthenticationError: 401: the token is missing, malformed, forged or expired.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             subscription = await client.chat.subscribe(
@@ -166,7 +168,7 @@ class ChatNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             AuthenticationError: 401: the token is missing, malformed, forged or expired.
-            ConnectionError: The server could not be reached, or the connection dropped.
+            APIConnectionError: The server could not be reached, or the connection dropped.
 
         Example:
             async with client.chat.stream(
@@ -208,9 +210,10 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             conversation = await client.chat.send_message(
@@ -250,9 +253,10 @@ class ChatNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             await client.chat.join(address_id="9dbe9e94-c797-461e-b5a3-af6d095deaf4")
@@ -292,9 +296,10 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             page = await client.conversation.get_conversations(page_size=20)
@@ -324,9 +329,10 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             page = await client.conversation.get_messages()
@@ -359,9 +365,10 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             page = await client.conversation.get_conversation_messages(
@@ -405,9 +412,10 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             conversation = await client.conversation.send_message(
@@ -444,9 +452,10 @@ class ConversationNamespace:
 
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             await client.conversation.join(address_id="9dbe9e94-c797-461e-b5a3-af6d095deaf4")
@@ -473,8 +482,8 @@ class ConversationNamespace:
         Raises:
             InvalidArgumentError: An argument is wrong; nothing was sent.
             AuthenticationError: 401: the token is missing, malformed, forged or expired.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             subscription = await client.conversation.subscribe(on_message=print)
@@ -494,7 +503,7 @@ class ConversationNamespace:
 
         Raises:
             AuthenticationError: 401: the token is missing, malformed, forged or expired.
-            ConnectionError: The server could not be reached, or the connection dropped.
+            APIConnectionError: The server could not be reached, or the connection dropped.
 
         Example:
             async with client.conversation.stream() as messages:

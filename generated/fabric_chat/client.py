@@ -74,9 +74,10 @@ class Client(BaseClient):
             The SubscriberInfo.
 
         Raises:
-            APIError: The server answered with an error status.
-            ConnectionError: The server could not be reached, or the connection dropped.
-            TimeoutError: No answer arrived in time.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
 
         Example:
             info = await client.get_subscriber_info()

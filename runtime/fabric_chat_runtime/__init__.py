@@ -2,6 +2,7 @@
 
 from .client import BaseClient as BaseClient
 from .errors import FabricChatError as FabricChatError
+from .logs import configure_from_environment
 from .pagination import Page as Page
 from .retry import ReconnectPolicy as ReconnectPolicy
 from .retry import RetryPolicy as RetryPolicy
@@ -21,3 +22,5 @@ __all__ = [
     "RetryPolicy",
     "Subscription",
 ]
+
+configure_from_environment()  # FABRIC_CHAT_LOG=debug|info

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +12,13 @@ from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
 from .codec import MessageKey, envelope_decoder
+from .logs import get_logger
 from .retry import ReconnectPolicy
 from .subscriptions import Subscription
 
 __all__ = ["BACKFILL_PAGE_SIZE", "MESSAGE_EVENTS", "Feeds"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MESSAGE_EVENTS = frozenset({"conversation.message"})
 #: Page size used to backfill subscriptions after a refused resume.

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -16,6 +15,7 @@ import msgspec
 from . import errors
 from ._http import HttpClient
 from .codec import Envelope, envelope_decoder, has_field
+from .logs import get_logger
 from .pagination import Page
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "rewrite_target",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -5,22 +5,37 @@
 
 from __future__ import annotations
 
-import logging
+import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+import msgspec
 
 from . import errors
 from .codec import error_from_response
+from .logs import get_logger
 from .retry import RetryPolicy, parse_retry_after
 from .transport import HttpResponse, Transport
 from .validation import require_seconds
 
 __all__ = ["HttpClient"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
+
+
+#: Methods that change nothing on the server: repeating one after a timeout is safe.
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
+
+
+def _decoded(body: bytes) -> object:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
 
 
 class HttpClient:
@@ -93,21 +108,42 @@ class HttpClient:
             if self._is_closed():
                 raise errors.ClientClosedError("the client is closed")
             last = attempt + 1 >= policy.max_attempts
+            started = time.perf_counter()
             try:
                 response: HttpResponse = await self._transport.request(
                     method, url, params=params, headers=sent, body=body, timeout=limit
                 )
-            except errors.ConnectionError:
-                if last:
+            except errors.ConnectionError as exc:
+                logger.info(
+                    "%s %s failed after %.0fms: %s",
+                    method,
+                    urlsplit(url).path,
+                    (time.perf_counter() - started) * 1000,
+                    type(exc).__name__,
+                )
+                # A timed-out request may have been done: it is repeated only when repeating
+                # is safe (a read, or a send that carries an idempotency key).
+                timed_out = isinstance(exc, errors.APITimeoutError)
+                if last or (timed_out and not (method in _SAFE or idempotency_key is not None)):
                     raise
                 delay = policy.delay(attempt)
                 logger.info("%s failed to connect; retry %d in %.2fs", method, attempt + 1, delay)
                 await policy.sleep(delay)
                 continue
+            # One line per request: method, path (never the query), status, time, request id.
+            logger.info(
+                "%s %s %d %.0fms request_id=%s",
+                method,
+                urlsplit(url).path,
+                response.status,
+                (time.perf_counter() - started) * 1000,
+                response.headers.get("x-request-id", "-"),
+            )
             if response.status < 400:
                 return response.body
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             error = error_from_response(response.status, response.body, retry_after)
+            error.with_response(body=_decoded(response.body), headers=response.headers)
             if last or not _retryable(response.status):
                 raise error
             delay = policy.delay(attempt, retry_after)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from .errors import ClientClosedError
+from .logs import get_logger
 
 __all__ = ["TaskOwner"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class TaskOwner:

@@ -153,7 +153,9 @@ def has_field(type_: Any, name: str) -> bool:
     return any(f.name == name for f in struct_fields(type_))
 
 
-def error_from_response(status: int, body: bytes, retry_after: float | None) -> errors.APIError:
+def error_from_response(
+    status: int, body: bytes, retry_after: float | None
+) -> errors.APIStatusError:
     """Map an error answer (status and ``{"errors": [...]}`` body) to an :class:`APIError`."""
     try:
         items = _decode_error(body).errors

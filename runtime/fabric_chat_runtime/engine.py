@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,6 +28,7 @@ from ._http import HttpClient
 from ._tasks import TaskOwner
 from .codec import JoinResult, SubscriberInfo, decoder, encode, struct_fields
 from .contract import Contract
+from .logs import get_logger
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy, SocketSession
@@ -38,7 +38,7 @@ from .transport import Transport
 
 __all__ = ["Engine"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 T = TypeVar("T", bound=msgspec.Struct)
 

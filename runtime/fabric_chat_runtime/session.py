@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,13 +14,14 @@ import msgspec
 from . import errors
 from ._tasks import TaskOwner
 from .codec import EventParams, Frame, encode
+from .logs import get_logger
 from .retry import ReconnectPolicy
 from .state import ConnectionState, StateWatch
 from .transport import Transport, WebSocket
 
 __all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 VERSION = {"major": 4, "minor": 0, "revision": 0}
 #: The connect error that refuses the token: the session gives up for good.

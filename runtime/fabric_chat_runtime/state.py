@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 from collections.abc import AsyncIterator, Callable
+
+from .logs import get_logger
 
 __all__ = ["ConnectionState", "StateWatch"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class ConnectionState(enum.StrEnum):

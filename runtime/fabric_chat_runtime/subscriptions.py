@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -23,11 +22,12 @@ import msgspec
 from ._history import message_position, rewrite_target
 from .codec import MessageKey, decoder
 from .errors import FabricChatError
+from .logs import get_logger
 from .retry import ReconnectPolicy
 
 __all__ = ["MessageStream", "Subscription"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +18,11 @@ from types import MappingProxyType
 import aiohttp
 
 from . import errors
+from .logs import get_logger
 
 __all__ = ["HttpResponse", "Transport", "WebSocket"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _TIMEOUTS = (builtins.TimeoutError, aiohttp.ServerTimeoutError)
 

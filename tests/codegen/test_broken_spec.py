@@ -141,8 +141,8 @@ CASES = [
     (
         "engine-argument-missing",
         "args: {address_id: null, chat_only: false}}\n"
-        "        raises: [AuthenticationError, ConnectionError]",
-        "args: {address_id: null}}\n        raises: [AuthenticationError, ConnectionError]",
+        "        raises: [AuthenticationError, APIConnectionError]",
+        "args: {address_id: null}}\n        raises: [AuthenticationError, APIConnectionError]",
         "args: {address_id: null}}",
         "engine method 'stream' needs argument 'chat_only'",
     ),

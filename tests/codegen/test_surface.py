@@ -37,7 +37,7 @@ ERRORS = {
     "FabricChatError", "InvalidArgumentError", "APIError", "BadRequestError",
     "AuthenticationError", "PermissionDeniedError", "NotFoundError", "PayloadTooLargeError",
     "UnprocessableEntityError", "RateLimitError", "ServerError", "ProtocolError",
-    "ConnectionError", "TimeoutError", "ClientClosedError",
+    "APIStatusError", "APIConnectionError", "APITimeoutError", "ClientClosedError",
 }  # fmt: skip
 
 

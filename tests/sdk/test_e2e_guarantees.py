@@ -226,11 +226,11 @@ async def test_timeouts_default_per_client_and_per_call(server: FakeServer) -> N
     async with Client(token=server.token, timeout=0.1, retry=RetryPolicy(max_attempts=1)) as c:
         # The client's timeout bounds a slow answer...
         server.fail(join, Canned(200, {}, delay=0.5))
-        with pytest.raises(fabric_chat.TimeoutError, match=r"0\.1s"):
+        with pytest.raises(fabric_chat.APITimeoutError, match=r"0\.1s"):
             await c.chat.join(address_id=PEER)
         # ...a per-call one shorter than the client's wins...
         server.fail(join, Canned(200, {}, delay=0.5))
-        with pytest.raises(fabric_chat.TimeoutError, match=r"0\.02s"):
+        with pytest.raises(fabric_chat.APITimeoutError, match=r"0\.02s"):
             await c.chat.join(address_id=PEER, timeout=0.02)
         # ...and so does a longer one: this answer takes 0.3 s, over the client's 0.1 s.
         slow = {"group_id": "group-bob", "fabric_address_ids": [PEER, "addr-alice"]}

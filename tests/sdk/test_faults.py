@@ -154,7 +154,7 @@ def resumes(caplog: pytest.LogCaptureFixture) -> int:
 async def test_server_killed_and_restarted_mid_stream(
     server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
 
     async def restart(n: int) -> None:
         if n in (17, 38):
@@ -172,7 +172,7 @@ async def test_server_down_while_messages_are_sent(
     server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Sends hit a stopped server (and are retried) while subscribers reconnect and backfill."""
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
 
     async def start_later(local: LocalServer) -> None:
         await asyncio.sleep(0.4)
@@ -192,7 +192,7 @@ async def test_server_down_while_messages_are_sent(
 
 
 async def test_dropped_sockets(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
 
     async def drop(n: int) -> None:
         if n % 12 == 6:  # n6, n18, n30, n42, n54: resumes replay un-acked events
@@ -206,7 +206,7 @@ async def test_dropped_sockets(server: LocalServer, caplog: pytest.LogCaptureFix
 
 
 async def test_delayed_pings(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.1)
 
     async def pause(n: int) -> None:
@@ -225,7 +225,7 @@ async def test_delayed_pings(server: LocalServer, caplog: pytest.LogCaptureFixtu
 async def test_every_fault_in_one_series(
     server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.1)
     count = 80
 
@@ -282,7 +282,7 @@ async def test_server_process_killed_with_sigkill_mid_series(
 ) -> None:
     """``fabric-chat serve`` in a subprocess is SIGKILLed mid-series and started again on the
     same database and port while Alice's sends are being retried."""
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     port = _free_port()
     project = ("sdk-faults", "PT-" + "k" * 32)
     args = ["--db", str(tmp_path / "chat.db"), "--port", str(port), "--ping-interval", "0.2"]

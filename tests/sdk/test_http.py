@@ -108,7 +108,7 @@ async def test_gives_up_after_max_attempts(server: FakeServer) -> None:
         (404, errors.NotFoundError),
         (413, errors.PayloadTooLargeError),
         (422, errors.UnprocessableEntityError),
-        (418, errors.APIError),
+        (418, errors.APIStatusError),
     ],
 )
 async def test_4xx_maps_to_errors_and_is_never_retried(
@@ -166,13 +166,28 @@ async def test_dropped_connection_then_success(server: FakeServer) -> None:
 
 async def test_timeout_per_client_and_per_call(server: FakeServer) -> None:
     server.fail("/api/fabric/subscriber", Canned(200, {}, delay=1.0), Canned(200, {}, delay=1.0))
-    async with Client(token=server.token, timeout=0.05) as client:
+    once = RetryPolicy(max_attempts=1)
+    async with Client(token=server.token, timeout=0.05, retry=once) as client:
         with pytest.raises(errors.TimeoutError) as caught:
             await client.engine.my_address()
         assert isinstance(caught.value, TimeoutError)
         assert "0.05s" in str(caught.value)
         with pytest.raises(errors.TimeoutError, match=r"0\.02s"):
             await client.engine.join(PEER, result_type=Joined, timeout=0.02)
+
+
+async def test_a_timed_out_read_is_retried_and_a_timed_out_join_is_not(
+    server: FakeServer,
+) -> None:
+    sleeps = Recorder()
+    server.fail("/api/fabric/subscriber", Canned(200, {}, delay=1.0))
+    async with Client(token=server.token, timeout=0.05, retry=policy(sleeps)) as client:
+        assert await client.engine.my_address()  # GET: timed out once, retried, answered
+        assert sleeps.delays == [0.1875]
+        server.fail("/api/fabric/conversations/join", Canned(200, {}, delay=1.0))
+        with pytest.raises(errors.APITimeoutError):
+            await client.engine.join(PEER, result_type=Joined)  # POST, no key: not repeated
+        assert sleeps.delays == [0.1875]
 
 
 async def test_send_is_idempotent_across_retries(server: FakeServer) -> None:

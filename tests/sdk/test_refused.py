@@ -135,12 +135,12 @@ async def _exercise(
     warnings = [
         r
         for r in caplog.records
-        if r.name.startswith("fabric_chat_runtime") and r.levelno >= logging.WARNING
+        if r.name.startswith("fabric_chat.") and r.levelno >= logging.WARNING
     ]
     refusals = [r.getMessage() for r in warnings if "refused the token" in r.getMessage()]
     assert refusals == ["the server refused the token (-32002); the socket will not reconnect"]
     # Any other warning is a reconnect that found the server down (during a restart).
-    assert all(r.getMessage() == "socket failed: ConnectionError" for r in warnings[:-1])
+    assert all(r.getMessage() == "socket failed: APIConnectionError" for r in warnings[:-1])
     assert warnings[-1].getMessage() == refusals[0]
 
 

@@ -116,7 +116,7 @@ async def test_unreachable_socket_fails_the_subscribe(server: FakeServer) -> Non
 async def test_watchdog_probes_a_silent_socket_and_reconnects(
     server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.3)
     async with Client(token=server.token, heartbeat=heartbeat, reconnect=FAST) as client:
         await subscribe(client, [])
@@ -168,7 +168,7 @@ async def test_watchdog_delays_with_an_injected_clock() -> None:
 async def test_state_changes_are_observable(
     server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     seen: list[ConnectionState] = []
     client = Client(token=server.token, reconnect=FAST)
     stop = client.on_state_change(seen.append)
@@ -190,7 +190,7 @@ async def test_state_changes_are_observable(
     assert [s.value for s in seen] == expected
     assert [s.value for s in iterated] == ["idle", *expected]
     assert "state='closed'" in repr(client)
-    logged = [r.getMessage() for r in caplog.records if r.name == "fabric_chat_runtime.state"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "fabric_chat.state"]
     assert logged == [
         "connection state: idle -> connecting",
         "connection state: connecting -> connected",

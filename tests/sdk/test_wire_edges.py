@@ -191,7 +191,7 @@ async def test_a_malformed_first_page_fails_the_subscribe_with_a_protocol_error(
 async def test_a_malformed_backfill_page_is_a_protocol_error_and_is_retried(
     server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     server.refuse_resume = True  # the resume is refused, so the SDK backfills
     got = Inbox()
     async with Client(token=server.token, reconnect=FAST) as client:
