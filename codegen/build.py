@@ -35,6 +35,17 @@ from .ir import (
 )
 from .runtime_api import ENGINE, error_docs, result_types
 
+#: The runtime types the clients' typed options name.
+CLIENT_OPTION_TYPES = (
+    "Timeout",
+    "RetryPolicy",
+    "ReconnectPolicy",
+    "HeartbeatPolicy",
+    "TokenProvider",
+    "HttpSession",
+    "HttpConnector",
+)
+
 __all__ = [
     "OPENAPI_PREFIX",
     "build_ir",
@@ -101,7 +112,14 @@ def _models_imports(objects: tuple[ObjectIR, ...]) -> ImportSet:
 
 
 #: Runtime names every package exports: what users configure and watch.
-RUNTIME_EXPORTS = ("ConnectionState", "HeartbeatPolicy", "ReconnectPolicy", "RetryPolicy")
+RUNTIME_EXPORTS = (
+    "ConnectionState",
+    "HeartbeatPolicy",
+    "ReconnectPolicy",
+    "RetryPolicy",
+    "Timeout",
+    "TokenProvider",
+)
 
 
 def _public_models(objects: tuple[ObjectIR, ...], returned: list[str]) -> tuple[str, ...]:
@@ -157,7 +175,8 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         )
     local = {ns.class_name: "._namespaces" for ns in namespaces}
     client_uses = ImportSet(model_names, {**local, "CONTRACT": ".contract"})
-    client_uses.use("Any", "Self", "BaseClient", "CONTRACT", *local)
+    client_uses.use("Self", "BaseClient", "CONTRACT", "Engine", *local)
+    client_uses.use(*CLIENT_OPTION_TYPES)
     client_methods = tuple(
         build_method(data, "client.", name, method, anchors, client_uses)
         for name, method in data["client"]["methods"].items()

@@ -38,6 +38,8 @@ _SYMBOL_MODULES = (
     "fabric_chat_runtime.retry",
     "fabric_chat_runtime.session",
     "fabric_chat_runtime.state",
+    "fabric_chat_runtime.tokens",
+    "fabric_chat_runtime.transport",
 )
 """Where generated code finds the runtime names it uses (each module's ``__all__``)."""
 _OPERATION_ARGUMENT = "operation_id"

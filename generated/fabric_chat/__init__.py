@@ -4,6 +4,7 @@
 ``from fabric_chat import Client``, then ``async with Client(token=sat) as client:``.
 """
 
+from fabric_chat_runtime.client import Timeout as Timeout
 from fabric_chat_runtime.errors import APIConnectionError as APIConnectionError
 from fabric_chat_runtime.errors import APIError as APIError
 from fabric_chat_runtime.errors import APIStatusError as APIStatusError
@@ -27,6 +28,7 @@ from fabric_chat_runtime.session import HeartbeatPolicy as HeartbeatPolicy
 from fabric_chat_runtime.state import ConnectionState as ConnectionState
 from fabric_chat_runtime.subscriptions import MessageStream as MessageStream
 from fabric_chat_runtime.subscriptions import Subscription as Subscription
+from fabric_chat_runtime.tokens import TokenProvider as TokenProvider
 
 from ._namespaces import ChatNamespace as ChatNamespace
 from ._namespaces import ConversationNamespace as ConversationNamespace
@@ -50,6 +52,8 @@ __all__ = [
     "HeartbeatPolicy",
     "ReconnectPolicy",
     "RetryPolicy",
+    "Timeout",
+    "TokenProvider",
     "AddressChannels",
     "Address",
     "SubscriberInfo",

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
-from fabric_chat_runtime.client import BaseClient
+from fabric_chat_runtime.client import BaseClient, Timeout
+from fabric_chat_runtime.engine import Engine
+from fabric_chat_runtime.retry import ReconnectPolicy, RetryPolicy
+from fabric_chat_runtime.session import HeartbeatPolicy
+from fabric_chat_runtime.tokens import TokenProvider
+from fabric_chat_runtime.transport import HttpConnector, HttpSession
 
 from ._namespaces import ChatNamespace, ConversationNamespace
 from .contract import CONTRACT
@@ -33,31 +38,72 @@ class Client(BaseClient):
     def __init__(
         self,
         *,
-        token: str,
+        token: str | None = None,
+        token_provider: TokenProvider | None = None,
         base_url: str | None = None,
         ws_url: str | None = None,
-        timeout: float = 30.0,
-        **options: Any,
+        timeout: float | Timeout = 30.0,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        heartbeat: HeartbeatPolicy | None = None,
+        ping_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        session: HttpSession | None = None,
+        connector: HttpConnector | None = None,
+        trust_env: bool = True,
+        agent: str | None = None,
     ) -> None:
         """Create a client; nothing is sent until the first call.
 
         Args:
-            token: The subscriber access token (SAT).
-            base_url: The HTTP origin (``http://127.0.0.1:8787``); derived from the token when None.
+            token: The subscriber access token (SAT); with ``token_provider``, the first one.
+            token_provider: Returns a fresh token (a function or an ``async`` function);
+                called before the token expires and when the server refuses it. HTTP uses
+                the new token, the socket swaps it in with ``signalwire.reauthenticate``.
+            base_url: The HTTP origin (``http://127.0.0.1:8787``); derived from the token when
+                None.
             ws_url: The WebSocket URL; derived from the token when None.
-            timeout: Seconds to wait for an answer, for every call that takes no ``timeout``.
-            **options: Further engine options (retries, backoff, ...), passed to the runtime.
+            timeout: Seconds for each call that takes no ``timeout=``, or a
+                :class:`Timeout` with connect and read parts.
+            max_retries: Retries after a failed attempt (default 3): connection errors,
+                429, 5xx, and timeouts of calls that are safe to repeat.
+            retry: The whole HTTP :class:`RetryPolicy` (backoff, ``Retry-After`` cap).
+            reconnect: The socket's :class:`ReconnectPolicy`.
+            heartbeat: The socket's :class:`HeartbeatPolicy`.
+            ping_timeout: Shorthand for ``HeartbeatPolicy(ping_timeout=...)`` (15 s).
+            connect_timeout: Seconds for the socket upgrade and ``signalwire.connect`` (10 s,
+                or the connect part of ``timeout``).
+            session: An ``aiohttp.ClientSession`` to use; you keep owning it.
+            connector: An ``aiohttp.BaseConnector`` for the session the client makes.
+            trust_env: Honour ``HTTP(S)_PROXY``, ``NO_PROXY`` and ``.netrc`` (as httpx).
+            agent: The ``agent`` sent on connect and the HTTP ``User-Agent``.
+
+        Raises:
+            InvalidArgumentError: An option is of the wrong type or out of range.
         """
         super().__init__(
-            token=token,
             contract=CONTRACT,
+            token=token,
+            token_provider=token_provider,
             base_url=base_url,
             ws_url=ws_url,
             timeout=timeout,
-            **options,
+            max_retries=max_retries,
+            retry=retry,
+            reconnect=reconnect,
+            heartbeat=heartbeat,
+            ping_timeout=ping_timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+            connector=connector,
+            trust_env=trust_env,
+            agent=agent,
         )
-        self.chat = ChatNamespace(self._engine)
-        self.conversation = ConversationNamespace(self._engine)
+
+    def _bind(self, engine: Engine) -> None:
+        self.chat = ChatNamespace(engine)
+        self.conversation = ConversationNamespace(engine)
 
     async def __aenter__(self) -> Self:
         """Enter the client as the runtime does and return it; ``async with`` closes it."""

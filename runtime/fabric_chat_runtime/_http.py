@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import msgspec
@@ -15,6 +17,7 @@ from . import errors
 from .codec import error_from_response
 from .logs import get_logger
 from .retry import RetryPolicy, parse_retry_after
+from .tokens import TokenSource
 from .transport import HttpResponse, Transport
 from .validation import require_seconds
 
@@ -46,7 +49,7 @@ class HttpClient:
         transport: Transport,
         *,
         base_url: str,
-        token: str,
+        tokens: TokenSource,
         retry: RetryPolicy,
         timeout: float,
         is_closed: Callable[[], bool],
@@ -54,9 +57,18 @@ class HttpClient:
         self._transport = transport
         self._is_closed = is_closed
         self._base_url = base_url
-        self._auth = {"Authorization": "Bearer " + token}
+        self._tokens = tokens
         self._retry = retry
         self._timeout = timeout
+
+    def derive(self, *, timeout: float | None, max_attempts: int | None) -> HttpClient:
+        """Return a client of the same transport and token with other call defaults."""
+        derived = copy.copy(self)
+        if timeout is not None:
+            derived._timeout = timeout
+        if max_attempts is not None:
+            derived._retry = replace(self._retry, max_attempts=max_attempts)
+        return derived
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self._base_url!r})"
@@ -97,17 +109,21 @@ class HttpClient:
             ClientClosedError: The client is closed.
         """
         limit = self._timeout if timeout is None else require_seconds("timeout", timeout)
-        sent = {**(headers or {}), **self._auth}
+        sent: dict[str, str] = dict(headers or {})
         if body is not None:
             sent["Content-Type"] = "application/json"
         if idempotency_key is not None:
             sent["Idempotency-Key"] = idempotency_key
         url = self.url(path)
         policy = self._retry
-        for attempt in range(policy.max_attempts):
+        refused_once = False
+        attempt = 0
+        while attempt < policy.max_attempts:
             if self._is_closed():
                 raise errors.ClientClosedError("the client is closed")
             last = attempt + 1 >= policy.max_attempts
+            token = await self._tokens.current()
+            sent["Authorization"] = "Bearer " + token
             started = time.perf_counter()
             try:
                 response: HttpResponse = await self._transport.request(
@@ -129,6 +145,7 @@ class HttpClient:
                 delay = policy.delay(attempt)
                 logger.info("%s failed to connect; retry %d in %.2fs", method, attempt + 1, delay)
                 await policy.sleep(delay)
+                attempt += 1
                 continue
             # One line per request: method, path (never the query), status, time, request id.
             logger.info(
@@ -141,6 +158,11 @@ class HttpClient:
             )
             if response.status < 400:
                 return response.body
+            if response.status == 401 and self._tokens.refreshable and not refused_once:
+                # The token expired or was revoked early: ask the provider once, go again.
+                refused_once = True
+                await self._tokens.refresh(stale=token)
+                continue
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             error = error_from_response(response.status, response.body, retry_after)
             error.with_response(body=_decoded(response.body), headers=response.headers)
@@ -151,4 +173,5 @@ class HttpClient:
                 "%s answered %d; retry %d in %.2fs", method, response.status, attempt + 1, delay
             )
             await policy.sleep(delay)
+            attempt += 1
         raise AssertionError("unreachable")  # pragma: no cover

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
+from typing import Self
 
 from ._token import derive_endpoints
 from .contract import Contract
@@ -13,9 +16,10 @@ from .errors import InvalidArgumentError
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy
 from .state import ConnectionState
+from .tokens import TokenProvider, TokenSource
 from .validation import require_seconds
 
-__all__ = ["AGENT", "OPTIONS", "BaseClient"]
+__all__ = ["AGENT", "BaseClient", "Timeout"]
 
 
 def _agent() -> str:
@@ -29,90 +33,150 @@ def _agent() -> str:
 #: The default ``agent`` sent on connect and as the HTTP ``User-Agent``.
 AGENT = _agent()
 
-#: Every keyword option :class:`BaseClient` accepts beyond its named parameters.
-OPTIONS = frozenset(
-    {"retry", "reconnect", "heartbeat", "ping_timeout", "connect_timeout", "session", "agent"}
-)
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Seconds to wait, as httpx splits them: the whole call, and its connect and read parts.
+
+    Attributes:
+        total: The whole call (each attempt), and the default of every call's ``timeout=``.
+        connect: Connecting to the server (TCP, TLS, the socket upgrade); ``None``: ``total``.
+        read: Waiting for the next bytes of an answer; ``None``: ``total``.
+    """
+
+    total: float = 30.0
+    connect: float | None = None
+    read: float | None = None
+
+    def __post_init__(self) -> None:
+        require_seconds("timeout.total", self.total)
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if value is not None:
+                require_seconds(f"timeout.{name}", value)
 
 
-def _typed(name: str, value: object, cls: type, default: object) -> object:
-    if value is None:
-        return default
-    if not isinstance(value, cls):
+def _typed(name: str, value: object, cls: type) -> None:
+    if value is not None and not isinstance(value, cls):
         raise InvalidArgumentError(f"{name} must be a {cls.__name__}, not {type(value).__name__}")
-    return value
 
 
 class BaseClient:
     """Owns the engine (HTTP session, socket, caches) of one client.
 
-    SEAM (frozen): the generated ``Client.__init__`` calls
-    ``super().__init__(token=token, contract=CONTRACT, base_url=base_url, ws_url=ws_url,
-    timeout=timeout, **options)`` and then builds its namespaces from ``self._engine``.
-    URLs are derived from the token's ``ch`` header when omitted.
-
-    Options (keyword only):
-        retry: A :class:`RetryPolicy` for HTTP calls (default: 4 attempts, 0.25 s doubling
-            to 8 s, half jitter, ``Retry-After`` honoured up to 60 s).
-        reconnect: A :class:`ReconnectPolicy` for the socket (default 0.1 s doubling to 3 s,
-            half jitter).
-        heartbeat: A :class:`HeartbeatPolicy` (silence before a probe, probe wait, clock).
-        ping_timeout: Shorthand for ``HeartbeatPolicy(ping_timeout=...)`` (default 15 s).
-        connect_timeout: Seconds for the socket upgrade and ``signalwire.connect`` (10 s).
-        session: An ``aiohttp.ClientSession`` to use; the caller keeps owning it.
-        agent: The ``agent`` sent on connect and the HTTP ``User-Agent``.
+    SEAM: the generated ``AsyncClient.__init__`` passes its typed options on, with
+    ``contract=CONTRACT``, then binds its namespaces to ``self._engine`` in ``_bind``, which
+    :meth:`with_options` calls again for a derived client. URLs are derived from the token's
+    ``ch`` header when omitted.
     """
 
     _engine: Engine
+    _owns_engine: bool = True
 
     def __init__(
         self,
         *,
-        token: str,
         contract: Contract,
+        token: str | None = None,
+        token_provider: TokenProvider | None = None,
         base_url: str | None = None,
         ws_url: str | None = None,
-        timeout: float = 30.0,
-        **options: object,
+        timeout: float | Timeout = 30.0,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        heartbeat: HeartbeatPolicy | None = None,
+        ping_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        session: object | None = None,
+        connector: object | None = None,
+        trust_env: bool = True,
+        agent: str | None = None,
     ) -> None:
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise InvalidArgumentError(f"unknown option(s): {', '.join(unknown)}")
-        if not isinstance(token, str) or not token.strip():
+        if token is not None and (not isinstance(token, str) or not token.strip()):
             raise InvalidArgumentError("token must be a non-empty str")
         for name, url in (("base_url", base_url), ("ws_url", ws_url)):
             if url is not None and not isinstance(url, str):
                 raise InvalidArgumentError(f"{name} must be a str")
-        endpoints = derive_endpoints(token, base_url=base_url, ws_url=ws_url)
-        heartbeat = _typed("heartbeat", options.get("heartbeat"), HeartbeatPolicy, None)
+        _typed("retry", retry, RetryPolicy)
+        _typed("reconnect", reconnect, ReconnectPolicy)
+        _typed("heartbeat", heartbeat, HeartbeatPolicy)
+        if agent is not None and not isinstance(agent, str):
+            raise InvalidArgumentError("agent must be a str")
+        tokens = TokenSource(token, token_provider)
+        if token is None:
+            if base_url is None or ws_url is None:
+                raise InvalidArgumentError(
+                    "without a token, give base_url and ws_url (the token names the server)"
+                )
+            endpoints = derive_endpoints("", base_url=base_url, ws_url=ws_url)
+        else:
+            endpoints = derive_endpoints(token, base_url=base_url, ws_url=ws_url)
+        limits = (
+            timeout
+            if isinstance(timeout, Timeout)
+            else Timeout(require_seconds("timeout", timeout))
+        )
+        policy = retry if retry is not None else RetryPolicy()
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+                raise InvalidArgumentError("max_retries must be an int >= 0")
+            policy = replace(policy, max_attempts=max_retries + 1)
         if heartbeat is None:
-            ping_timeout = options.get("ping_timeout")
             heartbeat = HeartbeatPolicy(
                 ping_timeout=15.0
                 if ping_timeout is None
                 else require_seconds("ping_timeout", ping_timeout)
             )
-        connect_timeout = options.get("connect_timeout")
-        agent = options.get("agent", AGENT)
-        if not isinstance(agent, str):
-            raise InvalidArgumentError("agent must be a str")
+        if connect_timeout is None:
+            connect_timeout = limits.connect if limits.connect is not None else 10.0
         self._engine = Engine(
             contract=contract,
-            token=token,
+            tokens=tokens,
             base_url=endpoints.base_url,
             ws_url=endpoints.ws_url,
-            timeout=require_seconds("timeout", timeout),
-            retry=_typed("retry", options.get("retry"), RetryPolicy, RetryPolicy()),  # type: ignore[arg-type]
-            reconnect=_typed(  # type: ignore[arg-type]
-                "reconnect", options.get("reconnect"), ReconnectPolicy, ReconnectPolicy()
-            ),
-            heartbeat=heartbeat,  # type: ignore[arg-type]
-            connect_timeout=10.0
-            if connect_timeout is None
-            else require_seconds("connect_timeout", connect_timeout),
-            agent=agent,
-            session=options.get("session"),
+            timeout=limits.total,
+            read_timeout=limits.read,
+            retry=policy,
+            reconnect=reconnect if reconnect is not None else ReconnectPolicy(),
+            heartbeat=heartbeat,
+            connect_timeout=require_seconds("connect_timeout", connect_timeout),
+            agent=AGENT if agent is None else agent,
+            session=session,
+            connector=connector,
+            trust_env=trust_env,
         )
+        self._bind(self._engine)
+
+    def _bind(self, engine: Engine) -> None:
+        """Bind the namespaces to ``engine`` (the generated client does)."""
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """Return a client that shares this one's connection, with other call defaults.
+
+        ``client.with_options(timeout=5).chat.get_messages(...)`` for one call, or keep the
+        derived client. It shares the socket, the caches and the token; closing it does
+        nothing, closing this one closes both.
+
+        Args:
+            timeout: Seconds for each call that takes no ``timeout``; ``None``: unchanged.
+            max_retries: Retries after a failed attempt; ``None``: unchanged.
+
+        Raises:
+            InvalidArgumentError: A value is out of range.
+        """
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidArgumentError("max_retries must be an int >= 0")
+        derived = copy.copy(self)
+        derived._engine = self._engine.derive(
+            timeout=None if timeout is None else require_seconds("timeout", timeout),
+            max_attempts=None if max_retries is None else max_retries + 1,
+        )
+        derived._owns_engine = False
+        derived._bind(derived._engine)
+        return derived
 
     def __repr__(self) -> str:
         engine = self._engine
@@ -121,7 +185,7 @@ class BaseClient:
             f"state={engine.state.value!r})"
         )
 
-    async def __aenter__(self) -> BaseClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -133,8 +197,12 @@ class BaseClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel every subscription and close the socket and HTTP session; idempotent."""
-        await self._engine.aclose()
+        """Cancel every subscription and close the socket and HTTP session; idempotent.
+
+        A client from :meth:`with_options` owns nothing: closing it does nothing.
+        """
+        if self._owns_engine:
+            await self._engine.aclose()
 
     @property
     def state(self) -> ConnectionState:

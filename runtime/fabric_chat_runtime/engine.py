@@ -12,8 +12,10 @@ pagination, subscriptions over one socket) and never imports the generated packa
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy, SocketSession
 from .state import ConnectionState, StateWatch
 from .subscriptions import MessageStream, Subscription
+from .tokens import TokenSource
 from .transport import Transport
 
 __all__ = ["Engine"]
@@ -106,7 +109,7 @@ class Engine:
         self,
         *,
         contract: Contract,
-        token: str,
+        tokens: TokenSource,
         base_url: str,
         ws_url: str,
         timeout: float,
@@ -115,15 +118,25 @@ class Engine:
         heartbeat: HeartbeatPolicy,
         connect_timeout: float,
         agent: str,
+        read_timeout: float | None = None,
         session: object | None = None,
+        connector: object | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._contract = contract
-        self._transport = Transport(session=session, user_agent=agent)
+        self.tokens = tokens
+        self._transport = Transport(
+            session=session,
+            user_agent=agent,
+            connector=connector,
+            trust_env=trust_env,
+            read_timeout=read_timeout,
+        )
         self.states = StateWatch()
         self._http = HttpClient(
             self._transport,
             base_url=base_url,
-            token=token,
+            tokens=tokens,
             retry=retry,
             timeout=timeout,
             is_closed=lambda: self.closed,
@@ -133,7 +146,7 @@ class Engine:
         self.socket = SocketSession(
             self._transport,
             ws_url=ws_url,
-            token=token,
+            tokens=tokens,
             agent=agent,
             sink=self._feeds,
             state=self.states,
@@ -147,9 +160,40 @@ class Engine:
         self._me_lock = asyncio.Lock()
         self._joins: dict[str, _Joined] = {}
         self._join_locks: dict[str, asyncio.Lock] = {}
+        self._refresher: object | None = None
+        tokens.on_refresh(self.socket.reauthenticate)
 
     def __repr__(self) -> str:
         return f"Engine(base_url={self.base_url!r}, ws_url={self.ws_url!r})"
+
+    def derive(self, *, timeout: float | None, max_attempts: int | None) -> Engine:
+        """Return an engine that shares everything of this one but the HTTP call defaults."""
+        derived = copy.copy(self)
+        derived._http = self._http.derive(timeout=timeout, max_attempts=max_attempts)
+        return derived
+
+    async def _keep_token_fresh(self) -> None:
+        """Refresh the token before it expires, for as long as the client lives.
+
+        The socket swaps it in with ``signalwire.reauthenticate`` (a listener of the source).
+        """
+        tokens = self.tokens
+        while True:
+            due = tokens.refresh_at()
+            if due is None:
+                return
+            await asyncio.sleep(max(0.0, due - time.time()))
+            try:
+                await tokens.refresh(stale=tokens.token)
+            except errors.AuthenticationError as exc:
+                logger.warning("token refresh failed: %s; trying again in 1s", exc.message)
+                await asyncio.sleep(1.0)
+
+    async def _start_refresher(self) -> None:
+        if self._refresher is None and self.tokens.refreshable:
+            self._refresher = await self._tasks.spawn(
+                self._keep_token_fresh(), name="fabric-chat-token-refresh"
+            )
 
     def _check_open(self) -> None:
         if self.closed:
@@ -395,6 +439,7 @@ class Engine:
             group_id = (await self._joined(address_id, None)).group_id
         history_path = self._history_path(address_id)
         await self.socket.ensure_connected(self._tasks)
+        await self._start_refresher()
         return await self._feeds.open(
             item_type=item_type,
             on_message=on_message,

@@ -17,6 +17,7 @@ from .codec import EventParams, Frame, encode
 from .logs import get_logger
 from .retry import ReconnectPolicy
 from .state import ConnectionState, StateWatch
+from .tokens import TokenSource
 from .transport import Transport, WebSocket
 
 __all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
@@ -118,7 +119,7 @@ class SocketSession:
         transport: Transport,
         *,
         ws_url: str,
-        token: str,
+        tokens: TokenSource,
         agent: str,
         sink: EventSink,
         state: StateWatch,
@@ -128,7 +129,8 @@ class SocketSession:
     ) -> None:
         self._transport = transport
         self._ws_url = ws_url
-        self._token = token
+        self._tokens = tokens
+        self._pending: dict[str, asyncio.Future[Frame]] = {}
         self._agent = agent
         self._sink = sink
         self._state = state
@@ -260,11 +262,12 @@ class SocketSession:
     async def _handshake(self, ws: WebSocket) -> bool:
         """Connect (resuming when there is a protocol); return whether the server resumed it."""
         request_id = str(uuid.uuid4())
+        token = await self._tokens.current()
         params: dict[str, object] = {
             "version": VERSION,
             "event_acks": True,
             "agent": self._agent,
-            "authentication": {"jwt_token": self._token},
+            "authentication": {"jwt_token": token},
         }
         resume = self._protocol is not None
         if self._protocol is not None:
@@ -284,6 +287,10 @@ class SocketSession:
                 self._protocol = None
                 self._auth_state = None
                 raise _ResumeRefused
+            if code == TOKEN_REFUSED and self._tokens.refreshable:
+                # A provider can renew the token: take a new one and connect again.
+                await self._tokens.refresh(stale=token)
+                raise errors.ConnectionError("the server refused the token; renewed it")
             if code == TOKEN_REFUSED:
                 raise errors.AuthenticationError(
                     frame.error.message or "connect refused", status=401, code=str(code)
@@ -347,6 +354,9 @@ class SocketSession:
         """Answer one frame; return ``False`` when the socket should be given up."""
         method = frame.method
         if method is None:
+            waiter = self._pending.get(str(frame.id))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
             return True
         if method == "signalwire.ping":
             await self._pong(ws, frame)
@@ -360,6 +370,32 @@ class SocketSession:
         elif frame.id is not None:
             await ws.send(_rpc(frame.id, result={}))
         return True
+
+    async def reauthenticate(self, token: str) -> None:
+        """Swap the live socket's token (``signalwire.reauthenticate``); never raises.
+
+        With no socket up there is nothing to do: the next connect sends the current token.
+        """
+        ws = self._ws
+        if ws is None or not self._up:
+            return
+        request_id = str(uuid.uuid4())
+        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = waiter
+        params = {"authentication": {"jwt_token": token}}
+        try:
+            await ws.send(_rpc(request_id, method="signalwire.reauthenticate", params=params))
+            async with asyncio.timeout(self._connect_timeout):
+                frame = await waiter
+        except (errors.ConnectionError, TimeoutError):
+            logger.warning("signalwire.reauthenticate got no answer; the socket will reconnect")
+            return
+        finally:
+            self._pending.pop(request_id, None)
+        if frame.error is not None:
+            logger.warning("signalwire.reauthenticate refused (%s)", frame.error.code)
+        else:
+            logger.info("socket reauthenticated with a fresh token")
 
     async def _pong(self, ws: WebSocket, frame: Frame) -> None:
         try:

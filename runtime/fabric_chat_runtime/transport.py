@@ -20,7 +20,12 @@ import aiohttp
 from . import errors
 from .logs import get_logger
 
-__all__ = ["HttpResponse", "Transport", "WebSocket"]
+__all__ = ["HttpConnector", "HttpResponse", "HttpSession", "Transport", "WebSocket"]
+
+#: The aiohttp types a client may be given (``session=``, ``connector=``), named here so that
+#: only this module imports aiohttp.
+HttpSession = aiohttp.ClientSession
+HttpConnector = aiohttp.BaseConnector
 
 logger = get_logger(__name__)
 
@@ -89,23 +94,43 @@ class Transport:
     which case the caller keeps owning it and :meth:`aclose` leaves it open.
     """
 
-    def __init__(self, *, session: object | None = None, user_agent: str) -> None:
+    def __init__(
+        self,
+        *,
+        session: object | None = None,
+        user_agent: str,
+        connector: object | None = None,
+        trust_env: bool = True,
+        read_timeout: float | None = None,
+    ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise errors.InvalidArgumentError(
                 f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
             )
+        if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
+            raise errors.InvalidArgumentError(
+                f"connector must be an aiohttp.BaseConnector, not {type(connector).__name__}"
+            )
+        if session is not None and connector is not None:
+            raise errors.InvalidArgumentError("give a session or a connector, not both")
         self._session: aiohttp.ClientSession | None = session
         self._owned = session is None
         self._user_agent = user_agent
+        self._connector = connector
+        self._trust_env = trust_env
+        self._read_timeout = read_timeout
         self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
         if self._closed:
             raise errors.ClientClosedError("the HTTP session is closed")
         if self._session is None:
+            # trust_env: HTTP(S)_PROXY, NO_PROXY and .netrc are honoured, as in httpx.
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent},
-                timeout=aiohttp.ClientTimeout(total=None),
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=self._read_timeout),
+                connector=self._connector,
+                trust_env=self._trust_env,
             )
         return self._session
 

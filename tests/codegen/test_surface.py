@@ -45,6 +45,7 @@ def test_public_names() -> None:
     expected = {"Client", "ChatNamespace", "ConversationNamespace", "Page", "Subscription"}
     expected |= {"MessageStream", "ConnectionState", "RetryPolicy", "ReconnectPolicy"}
     expected |= {"HeartbeatPolicy"} | MODELS | ERRORS
+    expected |= {"Timeout", "TokenProvider"}
     assert set(fabric_chat.__all__) == expected
     assert not WIRE & set(fabric_chat.__all__)  # wire objects stay private to models
     assert set(models.__all__) == MODELS | WIRE
@@ -255,8 +256,11 @@ def test_signatures_are_keyword_only_with_spec_defaults() -> None:
     assert signature.parameters["page_size"].default == 10
     client = inspect.signature(fabric_chat.Client.__init__).parameters
     assert [n for n, p in client.items() if p.kind is inspect.Parameter.KEYWORD_ONLY] == [
-        "token", "base_url", "ws_url", "timeout",
+        "token", "token_provider", "base_url", "ws_url", "timeout", "max_retries", "retry",
+        "reconnect", "heartbeat", "ping_timeout", "connect_timeout", "session", "connector",
+        "trust_env", "agent",
     ]  # fmt: skip
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in client.values())
     assert client["timeout"].default == 30.0
     assert inspect.iscoroutinefunction(fabric_chat.Client.get_subscriber_info)
     assert issubclass(

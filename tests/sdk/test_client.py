@@ -54,12 +54,19 @@ def test_an_unreadable_token_is_an_argument_error(token: str) -> None:
     assert token not in str(caught.value)
 
 
+def test_an_unknown_option_is_a_type_error_as_for_any_function() -> None:
+    with pytest.raises(TypeError, match="retries"):
+        Client(token=make_token("ws://127.0.0.1:1"), retries=3)  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"token": ""}, "token"),
         ({"token": None}, "token"),
-        ({"bogus": 1}, "unknown option"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"connector": object()}, "connector"),
         ({"timeout": 0}, "timeout"),
         ({"timeout": True}, "timeout"),
         ({"ping_timeout": -1}, "ping_timeout"),
