@@ -136,7 +136,7 @@ async def test_the_sdk_gets_every_missed_message_in_order(
     session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, missed: int, limit: int
 ) -> None:
     """Within the limit the resume replays; beyond it the SDK backfills from history."""
-    caplog.set_level(logging.INFO, logger="fabric_chat_runtime")
+    caplog.set_level(logging.INFO, logger="fabric_chat")
     async with LocalServer(max_replay_events=limit) as server:
         api = Api(server, session)
         alice, bob = await server.token("alice"), await server.token("bob")
