@@ -101,7 +101,7 @@ def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteI
 
 def _models_imports(objects: tuple[ObjectIR, ...]) -> ImportSet:
     uses = ImportSet(())
-    uses.use("Struct")
+    uses.use("Model")
     for obj in objects:
         for field in obj.fields:
             if "Any" in field.annotation:

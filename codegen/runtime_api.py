@@ -35,6 +35,7 @@ _SYMBOL_MODULES = (
     _ERRORS_MODULE,
     "fabric_chat_runtime.client",
     "fabric_chat_runtime.contract",
+    "fabric_chat_runtime.model",
     "fabric_chat_runtime.retry",
     "fabric_chat_runtime.session",
     "fabric_chat_runtime.state",

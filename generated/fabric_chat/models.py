@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from msgspec import Struct, field
+from fabric_chat_runtime.model import Model
+from msgspec import field
 
 __all__ = [
     "AddressChannels",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-class AddressChannels(Struct, kw_only=True, omit_defaults=True):
+class AddressChannels(Model, kw_only=True, omit_defaults=True):
     """The channels through which an address can be reached."""
 
     messaging: str | None = None
@@ -62,7 +63,7 @@ class AddressChannels(Struct, kw_only=True, omit_defaults=True):
     """The path to reach the address by a video call."""
 
 
-class Address(Struct, kw_only=True, omit_defaults=False):
+class Address(Model, kw_only=True, omit_defaults=False):
     """An entry of the address directory; every sender of a message resolves to one."""
 
     id: str
@@ -97,7 +98,7 @@ class Address(Struct, kw_only=True, omit_defaults=False):
     """A URL of the address's preview image."""
 
 
-class SubscriberInfo(Struct, kw_only=True, omit_defaults=False):
+class SubscriberInfo(Model, kw_only=True, omit_defaults=False):
     """The subscriber the token belongs to, and its addresses."""
 
     id: str
@@ -113,7 +114,7 @@ class SubscriberInfo(Struct, kw_only=True, omit_defaults=False):
     """The subscriber's addresses; the first one is its own "from" address."""
 
 
-class ConversationMessage(Struct, kw_only=True, omit_defaults=False):
+class ConversationMessage(Model, kw_only=True, omit_defaults=False):
     """A message as stored and as sent on every route and event, with the names of both
     dialects so that every client finds its key."""
 
@@ -168,7 +169,7 @@ class ConversationMessage(Struct, kw_only=True, omit_defaults=False):
     """The conversation's name."""
 
 
-class ConversationChatMessage(Struct, kw_only=True, omit_defaults=False):
+class ConversationChatMessage(Model, kw_only=True, omit_defaults=False):
     """ConversationChatMessage objects represent the specific interactions that have taken
     place in the Chat."""
 
@@ -211,7 +212,7 @@ class ConversationChatMessage(Struct, kw_only=True, omit_defaults=False):
     """Metadata sent along with the message."""
 
 
-class Conversation(Struct, kw_only=True, omit_defaults=False):
+class Conversation(Model, kw_only=True, omit_defaults=False):
     """A conversation the caller belongs to."""
 
     id: str
@@ -242,7 +243,7 @@ class Conversation(Struct, kw_only=True, omit_defaults=False):
     """The message just sent, when returned by send_message."""
 
 
-class JoinConversationRequest(Struct, kw_only=True, omit_defaults=True):
+class JoinConversationRequest(Model, kw_only=True, omit_defaults=True):
     """The body of a join, in either dialect (the server tells them apart by keys)."""
 
     conversation_id: str | None = None
@@ -255,7 +256,7 @@ class JoinConversationRequest(Struct, kw_only=True, omit_defaults=True):
     """Every member's address, the caller's included (group dialect)."""
 
 
-class JoinConversationResponse(Struct, kw_only=True, omit_defaults=False):
+class JoinConversationResponse(Model, kw_only=True, omit_defaults=False):
     """The conversation joined."""
 
     group_id: str
@@ -268,7 +269,7 @@ class JoinConversationResponse(Struct, kw_only=True, omit_defaults=False):
     """The caller's own address."""
 
 
-class SendMessageRequest(Struct, kw_only=True, omit_defaults=True):
+class SendMessageRequest(Model, kw_only=True, omit_defaults=True):
     """The body of a send, in either dialect (the server tells them apart by keys)."""
 
     text: str
@@ -293,7 +294,7 @@ class SendMessageRequest(Struct, kw_only=True, omit_defaults=True):
     """Extra Message event details."""
 
 
-class CreateSubscriberTokenRequest(Struct, kw_only=True, omit_defaults=True):
+class CreateSubscriberTokenRequest(Model, kw_only=True, omit_defaults=True):
     """Names the subscriber to mint a token for; it is created when unknown."""
 
     reference: str
@@ -316,14 +317,14 @@ class CreateSubscriberTokenRequest(Struct, kw_only=True, omit_defaults=True):
     time is brought back to it)."""
 
 
-class CreateSubscriberTokenResponse(Struct, kw_only=True, omit_defaults=False):
+class CreateSubscriberTokenResponse(Model, kw_only=True, omit_defaults=False):
     """A freshly minted subscriber access token (SAT)."""
 
     token: str
     """The SAT, a JWT whose header carries `ch`, the server to connect to."""
 
 
-class CreateAddressRequest(Struct, kw_only=True, omit_defaults=True):
+class CreateAddressRequest(Model, kw_only=True, omit_defaults=True):
     """Creates an address that is not a subscriber's own, such as a room."""
 
     name: str
@@ -342,7 +343,7 @@ class CreateAddressRequest(Struct, kw_only=True, omit_defaults=True):
     """A URL of the address's preview image."""
 
 
-class PageLinks(Struct, kw_only=True, omit_defaults=True):
+class PageLinks(Model, kw_only=True, omit_defaults=True):
     """Absolute URLs of the neighbouring pages; a missing key means there is no such page."""
 
     self: str | None = None
@@ -358,7 +359,7 @@ class PageLinks(Struct, kw_only=True, omit_defaults=True):
     """The previous, newer page."""
 
 
-class ConversationMessagePage(Struct, kw_only=True, omit_defaults=False):
+class ConversationMessagePage(Model, kw_only=True, omit_defaults=False):
     """One page of messages, newest first."""
 
     data: list[ConversationMessage] = field(default_factory=list)
@@ -368,7 +369,7 @@ class ConversationMessagePage(Struct, kw_only=True, omit_defaults=False):
     """Links to the neighbouring pages."""
 
 
-class ConversationPage(Struct, kw_only=True, omit_defaults=False):
+class ConversationPage(Model, kw_only=True, omit_defaults=False):
     """One page of conversations, the most recently active first."""
 
     data: list[Conversation] = field(default_factory=list)
@@ -378,7 +379,7 @@ class ConversationPage(Struct, kw_only=True, omit_defaults=False):
     """Links to the neighbouring pages."""
 
 
-class AddressPage(Struct, kw_only=True, omit_defaults=False):
+class AddressPage(Model, kw_only=True, omit_defaults=False):
     """One page of the address directory."""
 
     data: list[Address] = field(default_factory=list)
@@ -388,7 +389,7 @@ class AddressPage(Struct, kw_only=True, omit_defaults=False):
     """Links to the neighbouring pages."""
 
 
-class ErrorItem(Struct, kw_only=True, omit_defaults=True):
+class ErrorItem(Model, kw_only=True, omit_defaults=True):
     """One thing wrong with a request."""
 
     type: str = ""
@@ -404,14 +405,14 @@ class ErrorItem(Struct, kw_only=True, omit_defaults=True):
     """The parameter or body key at fault."""
 
 
-class ErrorBody(Struct, kw_only=True, omit_defaults=True):
+class ErrorBody(Model, kw_only=True, omit_defaults=True):
     """The body of every error answer."""
 
     errors: list[ErrorItem] = field(default_factory=list)
     """What is wrong."""
 
 
-class RpcError(Struct, kw_only=True, omit_defaults=True):
+class RpcError(Model, kw_only=True, omit_defaults=True):
     """The error member of a failed JSON-RPC response."""
 
     code: int
@@ -424,7 +425,7 @@ class RpcError(Struct, kw_only=True, omit_defaults=True):
     """Anything more."""
 
 
-class RpcRequest(Struct, kw_only=True, omit_defaults=True):
+class RpcRequest(Model, kw_only=True, omit_defaults=True):
     """A JSON-RPC 2.0 request frame (a server event is one too)."""
 
     jsonrpc: str
@@ -440,7 +441,7 @@ class RpcRequest(Struct, kw_only=True, omit_defaults=True):
     """The method's params."""
 
 
-class RpcResponse(Struct, kw_only=True, omit_defaults=True):
+class RpcResponse(Model, kw_only=True, omit_defaults=True):
     """A JSON-RPC 2.0 response frame; holds a result or an error."""
 
     jsonrpc: str
@@ -456,7 +457,7 @@ class RpcResponse(Struct, kw_only=True, omit_defaults=True):
     """The error, on failure."""
 
 
-class ProtocolVersion(Struct, kw_only=True, omit_defaults=True):
+class ProtocolVersion(Model, kw_only=True, omit_defaults=True):
     """The protocol version a client speaks."""
 
     major: int
@@ -469,7 +470,7 @@ class ProtocolVersion(Struct, kw_only=True, omit_defaults=True):
     """Revision (0)."""
 
 
-class RpcAuthentication(Struct, kw_only=True, omit_defaults=True):
+class RpcAuthentication(Model, kw_only=True, omit_defaults=True):
     """The credentials of signalwire.connect and signalwire.reauthenticate."""
 
     jwt_token: str
@@ -479,7 +480,7 @@ class RpcAuthentication(Struct, kw_only=True, omit_defaults=True):
     """The project id."""
 
 
-class ConnectParams(Struct, kw_only=True, omit_defaults=True):
+class ConnectParams(Model, kw_only=True, omit_defaults=True):
     """The params of signalwire.connect, the first frame a client sends."""
 
     version: ProtocolVersion
@@ -501,7 +502,7 @@ class ConnectParams(Struct, kw_only=True, omit_defaults=True):
     """The authorization state kept from the session to resume."""
 
 
-class FabricSubscriberAuthorization(Struct, kw_only=True, omit_defaults=False):
+class FabricSubscriberAuthorization(Model, kw_only=True, omit_defaults=False):
     """What the token lets its subscriber do."""
 
     version: int | None = None
@@ -523,7 +524,7 @@ class FabricSubscriberAuthorization(Struct, kw_only=True, omit_defaults=False):
     """The space's id."""
 
 
-class ConnectAuthorization(Struct, kw_only=True, omit_defaults=False):
+class ConnectAuthorization(Model, kw_only=True, omit_defaults=False):
     """The authorization granted by signalwire.connect."""
 
     jti: str | None = None
@@ -538,7 +539,7 @@ class ConnectAuthorization(Struct, kw_only=True, omit_defaults=False):
     """What the subscriber may do."""
 
 
-class ConnectResult(Struct, kw_only=True, omit_defaults=False):
+class ConnectResult(Model, kw_only=True, omit_defaults=False):
     """The result of signalwire.connect."""
 
     protocol: str
@@ -554,21 +555,21 @@ class ConnectResult(Struct, kw_only=True, omit_defaults=False):
     """The authorization granted."""
 
 
-class PingParams(Struct, kw_only=True, omit_defaults=True):
+class PingParams(Model, kw_only=True, omit_defaults=True):
     """The params of signalwire.ping, sent either way."""
 
     timestamp: float = 0.0
     """The sender's clock, in Unix seconds."""
 
 
-class PingResult(Struct, kw_only=True, omit_defaults=False):
+class PingResult(Model, kw_only=True, omit_defaults=False):
     """The result of signalwire.ping; echoes the timestamp."""
 
     timestamp: float = 0.0
     """The timestamp of the ping answered."""
 
 
-class EventParams(Struct, kw_only=True, omit_defaults=False):
+class EventParams(Model, kw_only=True, omit_defaults=False):
     """The params of signalwire.event; `params` holds the payload of `event_type`."""
 
     event_type: str
@@ -588,23 +589,23 @@ class EventParams(Struct, kw_only=True, omit_defaults=False):
     """The payload, whose type the event type names."""
 
 
-class AuthorizationStateParams(Struct, kw_only=True, omit_defaults=False):
+class AuthorizationStateParams(Model, kw_only=True, omit_defaults=False):
     """The payload of the signalwire.authorization.state event."""
 
     authorization_state: str
     """An opaque state the client keeps with its protocol to resume."""
 
 
-class ReauthenticateParams(Struct, kw_only=True, omit_defaults=True):
+class ReauthenticateParams(Model, kw_only=True, omit_defaults=True):
     """The params of signalwire.reauthenticate; swaps the token of a live socket."""
 
     authentication: RpcAuthentication
     """The new token."""
 
 
-class DisconnectParams(Struct, kw_only=True, omit_defaults=True):
+class DisconnectParams(Model, kw_only=True, omit_defaults=True):
     """The params of signalwire.disconnect (none); the server closes after the answer."""
 
 
-class EmptyResult(Struct, kw_only=True, omit_defaults=True):
+class EmptyResult(Model, kw_only=True, omit_defaults=True):
     """The empty result of an ack, of signalwire.disconnect and of signalwire.reauthenticate."""

@@ -52,6 +52,10 @@ class Page(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self.data)
 
+    def __aiter__(self) -> AsyncIterator[T]:
+        """``async for item in page`` walks this page and every older one (:meth:`iter_all`)."""
+        return self.iter_all()
+
     @property
     def has_next(self) -> bool:
         """Whether the server says an older page exists."""
