@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import fabric_chat
+import fabric_chat.models
 import msgspec
 from fabric_chat import Client, ConversationChatMessage, SubscriberInfo
 from fabric_chat_server.testing import LocalServer
@@ -19,7 +19,7 @@ def test_every_model_has_to_dict_and_to_json() -> None:
     assert json.loads(message.to_json()) == plain
     assert message.to_json(indent=2).startswith("{\n  ")
     assert msgspec.convert(plain, ConversationChatMessage) == message
-    models = [getattr(fabric_chat, name) for name in fabric_chat.__all__]
+    models = [getattr(fabric_chat.models, name) for name in fabric_chat.models.__all__]
     structs = [m for m in models if isinstance(m, type) and issubclass(m, msgspec.Struct)]
     assert len(structs) > 20
     assert all(hasattr(m, "to_dict") and hasattr(m, "to_json") for m in structs)
