@@ -191,7 +191,7 @@ def test_client_help_names_its_namespaces() -> None:
     assert "conversation (ConversationNamespace): " in doc
     init = inspect.getdoc(fabric_chat.Client.__init__)
     assert init is not None
-    for name in ("token", "base_url", "ws_url", "timeout", "**options"):
+    for name in ("token", "token_provider", "base_url", "ws_url", "timeout", "max_retries"):
         assert f"    {name}: " in init
     info = inspect.getdoc(fabric_chat.Client.get_subscriber_info)
     assert info is not None
