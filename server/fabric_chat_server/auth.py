@@ -60,6 +60,7 @@ class TokenService:
     def __init__(self, secret: str, *, ttl: float) -> None:
         self._key = hashlib.sha256(b"fabric-chat SAT\x00" + secret.encode()).digest()
         self.ttl = ttl
+        self._verified: dict[str, TokenClaims] = {}  # token -> claims, checked with this key
 
     def __repr__(self) -> str:
         return f"TokenService(ttl={self.ttl!r})"
@@ -100,6 +101,19 @@ class TokenService:
         Raises:
             TokenError: The token is not a valid SAT of this server.
         """
+        cached = self._verified.get(token)
+        if cached is not None:  # the same bytes verified before: only the expiry can change
+            if time.time() < cached.exp:
+                return cached
+            del self._verified[token]
+            raise TokenError("the token has expired")
+        claims = self._verify_signed(token)
+        if len(self._verified) >= _MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify_signed(self, token: str) -> TokenClaims:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("typ") != "SAT":
@@ -115,6 +129,9 @@ class TokenService:
             raise TokenError("the token has expired") from None
         except (jwt.InvalidTokenError, msgspec.ValidationError):
             raise TokenError("the token is invalid") from None
+
+
+_MAX_VERIFIED = 4096  # tokens remembered as verified; a full cache is emptied
 
 
 def hash_project_token(token: str) -> str:

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import msgspec
 
+from ._sqlite_commit import GroupResult, write_group
 from ._sqlite_directory import PRAGMAS, remember
 from ._sqlite_rows import (
     CONVERSATION_COLUMNS,
@@ -56,33 +58,15 @@ def _settle(batch: list[_Pending], results: list[tuple[MessageRecord, bool]]) ->
             item.done.set_result(result)
 
 
-def _message_values(stored: MessageRecord) -> tuple[Any, ...]:
-    return (
-        stored.id,
-        stored.group_id,
-        stored.from_address_id,
-        stored.subscriber_id,
-        stored.user_name,
-        stored.ts,
-        stored.type,
-        stored.subtype,
-        stored.kind,
-        stored.text,
-        encode_json(stored.metadata).decode(),
-        encode_json(stored.details).decode(),
-        int(stored.hidden),
-        stored.seq,
-    )
+def _write_in_thread(
+    conn: aiosqlite.Connection,
+    batch: list[tuple[MessageRecord, tuple[str, str] | None]],
+    known_seq: dict[str, int],
+    last_ts: float,
+) -> GroupResult:
+    return write_group(conn._conn, batch, dict(known_seq), last_ts)
 
 
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (id, group_id, from_address_id, subscriber_id, user_name, ts, type, "
-    "subtype, kind, text, metadata, details, hidden, seq) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_KEY = (
-    "INSERT INTO idempotency_keys (subscriber_id, key, message_id, created_at) VALUES (?, ?, ?, ?)"
-)
 _MAX_GROUP = 256  # messages committed in one transaction at most
 _MAX_SEQ_CACHED = 50_000
 
@@ -287,37 +271,18 @@ class SqliteStore(SqliteSessions):
                 _settle([item], results)
 
     async def _commit_group(self, batch: list[_Pending]) -> list[tuple[MessageRecord, bool]]:
-        """Insert a group of messages in one transaction; return each one's outcome."""
+        """Insert a group of messages in one transaction, one trip; return each one's outcome."""
+        pairs = [(item.message, item.idempotency) for item in batch]
+        if len(self._last_seq) > _MAX_SEQ_CACHED:
+            self._last_seq.clear()
         try:
-            earlier = await self._earlier_by_key(batch)
-            await self._load_last_seq({item.message.group_id for item in batch})
-            last_seq = dict(self._last_seq)
-            last_ts = self._last_ts
-            results: list[tuple[MessageRecord, bool]] = []
-            rows: list[tuple[Any, ...]] = []
-            keys: list[tuple[str, str, str, float]] = []
-            for item in batch:
-                if item.idempotency is not None and item.idempotency in earlier:
-                    results.append((earlier[item.idempotency], False))
-                    continue
-                last_ts = max(time.time(), last_ts + 1e-6)
-                seq = last_seq[item.message.group_id] + 1
-                last_seq[item.message.group_id] = seq
-                stored = msgspec.structs.replace(item.message, ts=last_ts, seq=seq)
-                rows.append(_message_values(stored))
-                if item.idempotency is not None:
-                    earlier[item.idempotency] = stored
-                    keys.append((*item.idempotency, stored.id, last_ts))
-                results.append((stored, True))
-            if rows:
-                # The trigger messages_touch_conversation moves last_message_at and last_seq.
-                await self._conn.executemany(_INSERT_MESSAGE, rows)
-            if keys:
-                await self._conn.executemany(_INSERT_KEY, keys)
-            await self._conn.commit()
+            # aiosqlite runs each call as one function in its thread (Connection._execute, the
+            # primitive behind every aiosqlite method); the whole group is one such function.
+            results, last_seq, last_ts = await self._conn._execute(  # type: ignore[no-untyped-call]
+                _write_in_thread, self._conn, pairs, self._last_seq, self._last_ts
+            )
         except BaseException:
             self._last_seq.clear()
-            await self._conn.rollback()
             raise
         self._last_ts = last_ts
         self._last_seq.update(last_seq)
@@ -327,35 +292,7 @@ class SqliteStore(SqliteSessions):
                 self._conversations[stored.group_id] = msgspec.structs.replace(
                     cached, last_message_at=stored.ts
                 )
-        return results
-
-    async def _earlier_by_key(self, batch: list[_Pending]) -> dict[tuple[str, str], MessageRecord]:
-        """Return the stored messages of the group's idempotency keys seen before."""
-        keys = [item.idempotency for item in batch if item.idempotency is not None]
-        if not keys:
-            return {}
-        rows = await self._all(
-            f"SELECT k.subscriber_id, k.key, {MESSAGE_COLUMNS} FROM idempotency_keys k "
-            "JOIN json_each(?) j ON k.subscriber_id = json_extract(j.value, '$[0]') "
-            "AND k.key = json_extract(j.value, '$[1]') "
-            "JOIN messages m ON m.id = k.message_id",
-            (encode_json(keys).decode(),),
-        )
-        return {(row[0], row[1]): message_row(row[2:]) for row in rows}
-
-    async def _load_last_seq(self, group_ids: set[str]) -> None:
-        missing = [group_id for group_id in group_ids if group_id not in self._last_seq]
-        if not missing:
-            return
-        if len(self._last_seq) + len(missing) > _MAX_SEQ_CACHED:
-            self._last_seq.clear()
-            missing = list(group_ids)
-        rows = await self._all(
-            "SELECT group_id, last_seq FROM conversations "
-            "WHERE group_id IN (SELECT value FROM json_each(?))",
-            (encode_json(missing).decode(),),
-        )
-        self._last_seq.update({str(row[0]): int(row[1]) for row in rows})
+        return list(results)
 
     async def message_at(self, group_id: str, seq: int) -> MessageRecord | None:
         """Return the message at ``seq`` of the conversation, or ``None``."""
