@@ -7,6 +7,9 @@ A session is a row of ``sessions`` plus, per conversation, the last ``seq`` its 
 
 from __future__ import annotations
 
+import heapq
+import itertools
+
 from ._sqlite_directory import SqliteDirectory
 from ._sqlite_rows import MESSAGE_COLUMNS, encode_json, message_row
 from .store import MessageRecord, Positions, SessionRecord
@@ -100,16 +103,28 @@ class SqliteSessions(SqliteDirectory):
     async def messages_after(
         self, subscriber_id: str, positions: Positions, limit: int
     ) -> list[MessageRecord]:
-        """Return up to ``limit`` messages beyond ``positions``, in commit order."""
-        rows = await self._all(
-            f"SELECT {MESSAGE_COLUMNS} FROM members mb "
+        """Return up to ``limit`` messages beyond ``positions``, in commit order.
+
+        One query finds the conversations with messages beyond their position; each is then
+        read by an index range (``group_id``, ``seq``), and the reads are merged by ``ts``.
+        """
+        behind = await self._all(
+            "SELECT mb.group_id, coalesce(j.value, mb.joined_seq) FROM members mb "
+            "JOIN conversations c ON c.group_id = mb.group_id "
             "LEFT JOIN json_each(?) j ON j.key = mb.group_id "
-            "JOIN messages m ON m.group_id = mb.group_id "
-            "AND m.seq > coalesce(j.value, mb.joined_seq) "
-            "WHERE mb.subscriber_id = ? ORDER BY m.ts, m.id LIMIT ?",
-            (encode_json(positions).decode(), subscriber_id, limit),
+            "WHERE mb.subscriber_id = ? AND c.last_seq > coalesce(j.value, mb.joined_seq)",
+            (encode_json(positions).decode(), subscriber_id),
         )
-        return [message_row(row) for row in rows]
+        reads: list[list[MessageRecord]] = []
+        for group_id, after in behind:
+            rows = await self._all(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.group_id = ? AND m.seq > ? "
+                "ORDER BY m.seq LIMIT ?",
+                (group_id, after, limit),
+            )
+            reads.append([message_row(row) for row in rows])
+        merged = heapq.merge(*reads, key=lambda record: (record.ts, record.id))
+        return list(itertools.islice(merged, limit))
 
     async def save_positions(self, positions: dict[str, Positions], seen_at: float) -> None:
         """Move sessions forward (never back) and mark them seen, in one transaction."""

@@ -87,6 +87,9 @@ class Channel:
         """Queue a frame, waiting for room; drop the socket when none comes in time."""
         if self.closed or self.overflowed:
             return False
+        if not self._queue.full():
+            self._queue.put_nowait(frame)
+            return True
         try:
             async with asyncio.timeout(stall_timeout):
                 await self._queue.put(frame)
