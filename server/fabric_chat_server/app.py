@@ -70,7 +70,7 @@ async def _keep_sessions(state: ServerState) -> None:
     """Save acked positions every interval; mark live sessions seen and expire old ones."""
     config = state.config
     interval = max(0.05, config.positions_save_interval)
-    touch_every = max(interval, min(5.0, config.resume_window / 4))
+    touch_every = max(interval, min(5.0, config.resume_window / 10))
     touched = 0.0
     while True:
         await asyncio.sleep(interval)

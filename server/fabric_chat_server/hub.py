@@ -181,6 +181,8 @@ class LiveSession:
             last = self.sent.get(group_id)
             if last is not None and seq <= last:
                 return  # already queued (the pump read it from the store)
+            if last is None and seq == 1:
+                last = 0  # a conversation's first message: nothing before it to miss
             if last == seq - 1 and self.channel.offer(frame):
                 self.sent[group_id] = seq
                 if not self.record.event_acks:
@@ -269,7 +271,8 @@ class Hub:
             return
         self._forget(session)
         if session.record.event_acks:
-            await self._store.save_positions({session.protocol: session.unsaved}, time.time())
+            if session.unsaved:  # else it was marked seen within the last touch (<= 5 s)
+                await self._store.save_positions({session.protocol: session.unsaved}, time.time())
         else:
             await self._store.drop_sessions([session.protocol])
 
