@@ -148,8 +148,37 @@ def object_json_schemas(
         }
         if obj.get("required"):
             schema["required"] = list(obj["required"])
+        if constraints and "exactly_one_of" in obj:
+            schema["oneOf"] = _exactly_one_of(obj)
         result[name] = schema
     return result
+
+
+def _exactly_one_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the ``oneOf`` branches of ``exactly_one_of``: one group given, the others not."""
+    groups: list[list[str]] = obj["exactly_one_of"]
+    props: dict[str, Any] = obj["properties"]
+
+    def kinds(key: str) -> list[str]:
+        kind = props[key].get("type", "object")
+        return kind if isinstance(kind, list) else [kind]
+
+    branches = []
+    for index, group in enumerate(groups):
+        key = group[0]
+        given: dict[str, Any] = {"type": [k for k in kinds(key) if k != "null"] or kinds(key)}
+        if "array" in kinds(key):
+            given["minItems"] = 1
+        absent: dict[str, Any] = {}
+        for other_index, other in enumerate(groups):
+            if other_index == index:
+                continue
+            for other_key in other:
+                absent[other_key] = (
+                    {"maxItems": 0} if "array" in kinds(other_key) else {"type": "null"}
+                )
+        branches.append({"required": [key], "properties": {key: given, **absent}})
+    return branches
 
 
 def _item_label(item: dict[str, Any]) -> str:

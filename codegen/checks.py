@@ -188,6 +188,13 @@ class _Checker(MethodChecks):
                     )
             for prop_name, prop in props.items():
                 self.property((*base, "properties", prop_name), name, prop_name, prop, obj)
+            for index, group in enumerate(obj.get("exactly_one_of", ())):
+                for key in group:
+                    if key not in props:
+                        self.fail(
+                            (*base, "exactly_one_of", index),
+                            f"{name}: exactly_one_of names unknown property {key!r}",
+                        )
             for key in obj["example"]:
                 if key not in props:
                     self.fail(

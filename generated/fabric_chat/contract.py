@@ -54,7 +54,9 @@ ERROR_STATUSES: dict[int, str] = {
     401: "The token is missing, malformed, forged or expired.",
     403: "The caller is not a member of the conversation.",
     404: "No such address or conversation, as far as the caller may know.",
+    409: "The Idempotency-Key was already used with a different request body.",
     413: "The text or body is over the server's limit.",
+    415: "The request body is not application/json (UTF-8).",
     422: "The request was well formed but its values are not acceptable.",
     429: "Too many requests; the Retry-After header says how many seconds to wait.",
     500: "The server failed.",
@@ -136,7 +138,7 @@ CONTRACT = Contract(
             body=None,
             response=Address,
             status=200,
-            errors=(401, 404, 429, 500),
+            errors=(401, 404, 422, 429, 500),
         ),
         Route(
             operation_id="createAddress",
@@ -148,7 +150,7 @@ CONTRACT = Contract(
             body=CreateAddressRequest,
             response=Address,
             status=201,
-            errors=(400, 401, 413, 422, 429, 500),
+            errors=(400, 401, 413, 415, 422, 429, 500),
         ),
         Route(
             operation_id="createSubscriberToken",
@@ -160,7 +162,7 @@ CONTRACT = Contract(
             body=CreateSubscriberTokenRequest,
             response=CreateSubscriberTokenResponse,
             status=200,
-            errors=(400, 401, 413, 422, 429, 500),
+            errors=(400, 401, 413, 415, 422, 429, 500),
         ),
         Route(
             operation_id="joinConversation",
@@ -172,7 +174,7 @@ CONTRACT = Contract(
             body=JoinConversationRequest,
             response=JoinConversationResponse,
             status=200,
-            errors=(400, 401, 403, 404, 413, 422, 429, 500),
+            errors=(400, 401, 403, 404, 413, 415, 422, 429, 500),
         ),
         Route(
             operation_id="listConversations",
@@ -299,15 +301,16 @@ CONTRACT = Contract(
                     default=None,
                     minimum=None,
                     maximum=None,
-                    description="A key of the caller's choice; a replay with the same key by the "
-                    "same subscriber returns the same message instead of storing a "
-                    "second.",
+                    description="A key of the caller's choice; a replay with the same key and "
+                    "the same body by the same subscriber returns the same message "
+                    "instead of storing a second; the same key with a different body "
+                    "is refused with 409.",
                 ),
             ),
             body=SendMessageRequest,
             response=ConversationMessage,
             status=201,
-            errors=(400, 401, 403, 404, 413, 422, 429, 500),
+            errors=(400, 401, 403, 404, 409, 413, 415, 422, 429, 500),
         ),
     ),
     rpc_methods=(
@@ -384,9 +387,6 @@ class Limits:
     json_bytes: int
     """The largest ``metadata`` and the largest ``details`` of a message, encoded as JSON. Unit:
     bytes."""
-    json_integer: int
-    """The largest integer in ``metadata`` and ``details`` (I-JSON, RFC 7493); non-finite
-    numbers are refused too. Unit: absolute value."""
     id_length: int
     """The longest id of an address, conversation or message. Unit: characters."""
     id_pattern: str
@@ -415,7 +415,6 @@ LIMITS = Limits(
     text_length=16384,
     json_depth=32,
     json_bytes=32768,
-    json_integer=9007199254740991,
     id_length=128,
     id_pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$",
     name_length=256,
@@ -484,8 +483,8 @@ FIELD_RULES: dict[str, dict[str, FieldRule]] = {
             max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"
         ),
         "from_address_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
-        "metadata": FieldRule(bounded_by=("json_depth", "json_bytes", "json_integer")),
-        "details": FieldRule(bounded_by=("json_depth", "json_bytes", "json_integer")),
+        "metadata": FieldRule(bounded_by=("json_depth", "json_bytes")),
+        "details": FieldRule(bounded_by=("json_depth", "json_bytes")),
     },
 }
 """The limits of every field that has any, by object name and field name."""

@@ -171,7 +171,18 @@ def test_every_rest_route_of_the_protocol_is_described() -> None:
         assert op["response"]["type"] in OBJECTS
         if op["method"] == "POST":
             assert op["body"] in OBJECTS, route
-    assert set(map(int, DATA["error_statuses"])) == {400, 401, 403, 404, 413, 422, 429, 500}
+    assert set(map(int, DATA["error_statuses"])) == {
+        400,
+        401,
+        403,
+        404,
+        409,
+        413,
+        415,
+        422,
+        429,
+        500,
+    }
     paged = [op for op in operations.values() if op["response"]["type"].endswith("Page")]
     assert len(paged) == 4
     for op in paged:
