@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +27,7 @@ except ModuleNotFoundError as exc:  # pip install fabric-chat, without the serve
         missing_extra_message("server", "the fabric-chat server"), name=exc.name
     ) from None
 
-__all__ = ["PRAGMAS", "SqliteDirectory", "remember"]
+__all__ = ["PRAGMAS", "SqliteDirectory", "make_private", "remember"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,26 @@ PRAGMAS: dict[str, str] = {"journal_mode": "WAL", "synchronous": "NORMAL", "fore
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _MAX_CACHED = 50_000  # entries per cache; a full cache is emptied and refilled on demand
+
+
+def make_private(path: Path) -> None:
+    """Create the database file readable by its owner only (0600), or make an existing one so.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode; companions left by
+    an older run are set to 0600 too. The file holds the signing secret (unless the operator
+    gives it) and the project token's hash.
+    """
+    if str(path) == ":memory:" or str(path).startswith("file:"):
+        return
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = Path(f"{path}{suffix}")
+        if companion.exists():
+            os.chmod(companion, 0o600)
 
 
 def remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
@@ -76,6 +97,7 @@ class SqliteDirectory:
 
     async def open(self) -> None:
         """Open the file, switch to WAL mode and create the schema when missing."""
+        make_private(self._path)
         self._db = await aiosqlite.connect(self._path)
         for name, value in PRAGMAS.items():
             await self._db.execute(f"PRAGMA {name}={value}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
+from fabric_chat.contract import LIMITS
 
+from .gate import GateError, check_json_shape
 from .store import AddressRecord, ConversationRecord, MessageRecord
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "encode_json",
     "message_row",
 ]
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -151,7 +156,25 @@ LISTS: dict[str, tuple[str, str, str]] = {
 }
 
 encode_json = msgspec.json.encode
-_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+_decode_json_object = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def _decode_object(raw: str) -> dict[str, Any]:
+    """Decode a stored metadata or details object; one past the spec's limits reads as ``{}``.
+
+    The gate refuses such objects, but a database written before it may hold one (a metadata
+    nested 975 levels deep made every page holding it fail); it must not poison a reader.
+    """
+    # More opening brackets than levels allowed is the only way to nest too deep: cheap test.
+    if len(raw) > 2 * LIMITS.json_depth and raw.count("{") + raw.count("[") > LIMITS.json_depth:
+        try:
+            value = _decode_json_object(raw)
+            check_json_shape(value, depth=LIMITS.json_depth, attribute=None)
+        except (GateError, RecursionError, msgspec.DecodeError):
+            logger.warning("a stored object is past the limits; it reads as {}")
+            return {}
+        return value
+    return _decode_json_object(raw)
 
 
 def message_row(row: Any) -> MessageRecord:

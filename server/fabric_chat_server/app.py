@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from fabric_chat.contract import WS_PATH
+from fabric_chat.contract import LIMITS, WS_PATH
 
 from .auth import TokenService, hash_project_token
 from .config import ADDRESS_FACTOR, ServerConfig
@@ -62,7 +62,8 @@ async def ensure_credentials(state: ServerState) -> None:
     if secret is None:
         secret = secrets.token_urlsafe(32)
         await store.set_setting(_SECRET_SETTING, secret)
-    state.tokens = TokenService(secret, ttl=config.token_ttl)
+    lifetime = min(config.max_token_lifetime, float(LIMITS.token_lifetime))
+    state.tokens = TokenService(secret, ttl=config.token_ttl, max_lifetime=lifetime)
     state.page_tokens = PageTokens(secret)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fabric_chat.contract import LIMITS
+
 __all__ = ["ADDRESS_FACTOR", "ServerConfig"]
 
 ADDRESS_FACTOR = 10
@@ -24,6 +26,9 @@ class ServerConfig:
         public_url: Public WebSocket URL written into each token's ``ch`` header;
             ``None`` means ``ws://HOST:PORT`` of the bound socket (with ``port=0``, the port
             actually bound), never the request's ``Host`` header.
+        public_origin: Origin (``https://chat.example.com``) of the absolute links in pages;
+            ``None`` derives it from ``public_url`` (``ws`` as ``http``), or from the bound
+            socket. Never the request's ``Host`` header.
         project_id: Id of the project this server serves; ``None`` reuses the stored one or
             makes one.
         project_token: API token of that project (HTTP Basic password); ``None`` reuses the
@@ -33,10 +38,15 @@ class ServerConfig:
         ping_interval: Seconds between server pings on each socket.
         resume_window: Seconds a session stays resumable after its last socket closed (kept in
             the store, so a restart within the window keeps it).
-        max_text_bytes: Largest message text, in UTF-8 bytes.
-        max_body_bytes: Largest HTTP request body, in bytes.
-        max_frame_bytes: Largest WebSocket frame accepted, in bytes.
+        max_text_bytes: Largest message text, in UTF-8 bytes (the spec's ``text_length``
+            characters fit in the default).
+        max_body_bytes: Largest HTTP request body, in bytes (the spec's ``body_bytes``).
+        max_frame_bytes: Largest WebSocket frame accepted, in bytes (the spec's
+            ``body_bytes``).
         token_ttl: Lifetime of a minted token, in seconds.
+        max_token_lifetime: The longest a token may live, in seconds (at most the spec's
+            ``token_lifetime``): a later ``expire_at`` is brought back to it, and a token
+            that would live longer is refused.
         rate_limit_per_second: Sustained requests per second per caller; ``0`` disables.
         rate_limit_burst: Requests a caller may make at once before being limited.
         send_queue_size: Frames buffered per socket; beyond it, events are read back from the
@@ -64,15 +74,17 @@ class ServerConfig:
     port: int = 8787
     db_path: Path = field(default_factory=lambda: Path("fabric-chat.db"))
     public_url: str | None = None
+    public_origin: str | None = None
     project_id: str | None = None
     project_token: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
     ping_interval: float = 10.0
     resume_window: float = 120.0
-    max_text_bytes: int = 64 * 1024
-    max_body_bytes: int = 256 * 1024
-    max_frame_bytes: int = 256 * 1024
+    max_text_bytes: int = 4 * LIMITS.text_length
+    max_body_bytes: int = LIMITS.body_bytes
+    max_frame_bytes: int = LIMITS.body_bytes
     token_ttl: float = 24 * 3600.0
+    max_token_lifetime: float = float(LIMITS.token_lifetime)
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
     send_queue_size: int = 1024

@@ -130,6 +130,8 @@ async def resolve_for_join(
                 attribute="fabric_address_ids",
             )
         if len(others) > 1:
+            for other in others:  # an unknown address is a 404 before the count is a 422
+                await _address(store, caller, other, "fabric_address_ids")
             raise ApiError(
                 422,
                 "a conversation joins one other address (or a room)",
@@ -159,6 +161,11 @@ async def resolve_for_send(
             "give group_id (group dialect) or conversation_id (address dialect), not both",
             attribute="conversation_id",
         )
+    for name, value in (
+        ("from_fabric_address_id", body.from_fabric_address_id),
+        ("from_address_id", body.from_address_id),
+    ):
+        _from_address(caller, value, name)  # 403 for an address not the caller's, first
     if (
         body.from_fabric_address_id is not None
         and body.from_address_id is not None

@@ -16,6 +16,8 @@ import msgspec
 from aiohttp import web
 from fabric_chat.models import ErrorBody, ErrorItem
 
+from .logs import escape_controls
+
 __all__ = ["ApiError", "ErrorStats", "error_middleware", "error_response"]
 
 logger = logging.getLogger(__name__)
@@ -123,7 +125,8 @@ def error_middleware(stats: ErrorStats) -> Callable[..., Awaitable[web.StreamRes
             return error_response(exc.status, message, headers=headers)
         except Exception:
             stats.unexpected += 1
-            logger.exception("unexpected error on %s %s", request.method, request.path)
+            path = escape_controls(request.path)  # decoded: %0A would be a newline
+            logger.exception("unexpected error on %s %s", request.method, path)
             return error_response(500, "internal server error", code="internal_error")
 
     return middleware

@@ -12,10 +12,18 @@ from typing import TypeVar
 
 import msgspec
 from aiohttp import web
+from fabric_chat.contract import LIMITS
 from fabric_chat_runtime.contract import Route
 
-from .auth import TokenClaims, TokenError, parse_basic, same_secret
+from .auth import (
+    TokenClaims,
+    TokenError,
+    hash_project_token,
+    parse_basic,
+    verify_project_token,
+)
 from .errors import ApiError
+from .gate import GateError, check_fields, decode_json, header_text
 from .state import ServerState
 from .store import AddressRecord, SubscriberRecord
 
@@ -24,15 +32,17 @@ __all__ = [
     "authenticate",
     "authenticate_project",
     "page_params",
+    "client_address",
     "read_body",
+    "request_header",
     "verify_subscriber_token",
 ]
 
 T = TypeVar("T")
 
-_PATH = re.compile(r"at `\$\.?([^`]*)`")
-_MISSING = re.compile(r"missing required field `([^`]*)`")
 _DIGITS = re.compile(r"[0-9]+")
+_JSON_TYPES = ("application/json",)
+_MAX_PAGE_TOKEN = 1024  # far past any token the server makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,9 @@ async def authenticate(request: web.Request, state: ServerState) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "a bearer token is required")
+    if not token.isascii() or len(token) > LIMITS.token_length:
+        # A SAT is base64url and dots; anything else (invalid UTF-8 included) is no token.
+        raise ApiError(401, "the token is invalid")
     try:
         _, subscriber = await verify_subscriber_token(state, token.strip())
     except TokenError as exc:
@@ -119,44 +132,70 @@ async def authenticate_project(request: web.Request, state: ServerState) -> str:
     if credentials is None:
         raise ApiError(401, "project credentials (HTTP Basic) are required")
     project_id, token = credentials
+    guard = state.login_guard
+    client = client_address(request)
+    wait = guard.wait(client, project_id)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too many failed logins; try again later",
+            headers={"Retry-After": guard.retry_after(wait)},
+        )
     project = await state.store.get_project(project_id)
     if (
         project is None
         or project_id != state.project_id
-        or not same_secret(token, project.token_hash)
+        or not await verify_project_token(token, project.token_hash)
     ):
+        guard.failed(client, project_id)
         raise ApiError(401, "the project credentials are wrong")
+    if not project.token_hash.startswith("scrypt$"):
+        await state.store.put_project(project_id, hash_project_token(token))  # legacy hash
     _limit(state, "project:" + project_id)
     return project_id
 
 
-def _attribute(error: msgspec.ValidationError) -> str | None:
-    text = str(error)
-    match = _PATH.search(text)
-    path = match.group(1) if match is not None else ""
-    missing = _MISSING.search(text)
-    if missing is not None:
-        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
-    return path or None
+def client_address(request: web.Request) -> str:
+    """Return the address of the peer (never a header the caller chooses)."""
+    peer = None if request.transport is None else request.transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unknown"
 
 
 async def read_body(request: web.Request, state: ServerState, body_type: type[T]) -> T:
-    """Read and decode a JSON body into ``body_type``.
+    """Read, decode and check a JSON body into ``body_type`` (the edge gate, once).
 
     Raises:
-        ApiError: 413 over the size limit, 400 malformed JSON, 422 wrong shape or types.
+        ApiError: 415 not ``application/json``, 413 over the size limit, 400 invalid UTF-8
+            or malformed JSON, 422 wrong shape, types, or past a limit of the spec.
     """
+    if request.content_type not in _JSON_TYPES or request.charset not in (None, "utf-8"):
+        raise ApiError(415, "the request body must be application/json (UTF-8)")
     if request.content_length is not None and request.content_length > state.config.max_body_bytes:
         raise ApiError(413, "the request body is too large")
     raw = await request.read()
     if len(raw) > state.config.max_body_bytes:
         raise ApiError(413, "the request body is too large")
     try:
-        return msgspec.json.decode(raw, type=body_type)
-    except msgspec.ValidationError as exc:
-        raise ApiError(422, str(exc), attribute=_attribute(exc)) from None
-    except msgspec.DecodeError:
-        raise ApiError(400, "the request body is not valid JSON") from None
+        body = decode_json(raw, body_type)
+        if isinstance(body, msgspec.Struct):
+            check_fields(body)
+    except GateError as exc:
+        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
+    return body
+
+
+def request_header(request: web.Request, name: str) -> str | None:
+    """Return a header as checked text (see :func:`~fabric_chat_server.gate.header_text`).
+
+    Raises:
+        ApiError: 400 for a value that is not valid UTF-8.
+    """
+    try:
+        return header_text(request.headers, name)
+    except GateError as exc:
+        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
 
 
 def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
@@ -180,6 +219,6 @@ def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
     if not low <= size <= high:
         raise ApiError(422, f"page_size must be in {low}..{high}", attribute="page_size")
     token = request.query.get("page_token")
-    if token is not None and not token:
-        raise ApiError(422, "page_token must not be empty", attribute="page_token")
+    if token is not None and not (0 < len(token) <= _MAX_PAGE_TOKEN and token.isascii()):
+        raise ApiError(422, "page_token is not a valid page token", attribute="page_token")
     return size, token

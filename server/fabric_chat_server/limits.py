@@ -1,4 +1,4 @@
-"""Per-caller request rate limits (token buckets)."""
+"""Per-caller request rate limits and failed-login throttling (token buckets)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["LoginGuard", "RateLimiter"]
 
 _MAX_CALLERS = 100_000
 
@@ -47,7 +47,57 @@ class RateLimiter:
         self._buckets[caller] = (tokens, now)
         return (1.0 - tokens) / self.rate
 
+    def peek(self, caller: str) -> float:
+        """Return the seconds until ``caller`` has a request left (``0.0``: now), taking none."""
+        if self.rate <= 0:
+            return 0.0
+        tokens, last = self._buckets.get(caller, (float(self.burst), self._clock()))
+        tokens = min(float(self.burst), tokens + (self._clock() - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     @staticmethod
     def retry_after(wait: float) -> str:
         """Return the ``Retry-After`` header value for a wait, in whole seconds (at least 1)."""
         return str(max(1, math.ceil(wait)))
+
+
+class LoginGuard:
+    """Throttle failed project logins, per client address and per project.
+
+    Each key has a bucket of ``burst`` failures that refills at ``rate`` a second; while a
+    key's bucket is empty every login from it (right or wrong) is answered 429 before any
+    check, so guessing gains nothing. Successes cost nothing.
+
+    Args:
+        rate: Failures a second each client address may sustain.
+        burst: Failures a client address may make at once.
+        project_rate: Failures a second a project may take, from every address together.
+        project_burst: Failures a project may take at once.
+        clock: Monotonic clock, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float = 0.5,
+        burst: int = 10,
+        project_rate: float = 5.0,
+        project_burst: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = RateLimiter(rate, burst, clock=clock)
+        self._projects = RateLimiter(project_rate, project_burst, clock=clock)
+
+    def wait(self, client: str, project_id: str) -> float:
+        """Return ``0.0`` when a login may be tried now, else the seconds to wait."""
+        return max(self._clients.peek(client), self._projects.peek(project_id))
+
+    def failed(self, client: str, project_id: str) -> None:
+        """Count one failed login against the client address and the project."""
+        self._clients.check(client)
+        self._projects.check(project_id)
+
+    @staticmethod
+    def retry_after(wait: float) -> str:
+        """Return the ``Retry-After`` header value for a wait, in whole seconds (at least 1)."""
+        return RateLimiter.retry_after(wait)

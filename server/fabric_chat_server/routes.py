@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
 import msgspec
 from aiohttp import web
-from fabric_chat.contract import CONTRACT
+from fabric_chat.contract import CONTRACT, LIMITS
 from fabric_chat.models import (
     AddressPage,
     ConversationMessagePage,
@@ -27,7 +27,8 @@ from fabric_chat_runtime.contract import Route
 from .conversations import resolve_for_history, resolve_for_join, resolve_for_send
 from .errors import ApiError
 from .events import publish_message
-from .inputs import authenticate, authenticate_project, page_params, read_body
+from .gate import GateError, check_id
+from .inputs import authenticate, authenticate_project, page_params, read_body, request_header
 from .pagination import PagedResult, PageTokenError, fetch_page
 from .state import STATE, ServerState
 from .store import ListKind, MessageRecord
@@ -38,7 +39,7 @@ __all__ = ["HANDLERS", "register_routes"]
 
 Handler = Callable[[web.Request, ServerState, Route], Awaitable[web.StreamResponse]]
 
-_MAX_NAME = 256
+_NON_BLANK = re.compile(LIMITS.name_pattern)
 
 
 def _json(value: msgspec.Struct, status: int) -> web.Response:
@@ -61,7 +62,7 @@ async def _page(
             state.page_token_service,
             kind=kind,
             scope=scope,
-            url=request.url,
+            url=state.public_url(request),
             page_size=size,
             page_token=token,
         )
@@ -70,10 +71,12 @@ async def _page(
 
 
 def _name(value: str, attribute: str) -> str:
-    if not value.strip():
+    # The gate checked the spec's limits (name_length, name_pattern); a name built here
+    # (first and last name joined) is checked against the same ones.
+    if _NON_BLANK.search(value) is None:
         raise ApiError(422, f"{attribute} must not be empty", attribute=attribute)
-    if len(value) > _MAX_NAME:
-        raise ApiError(422, f"{attribute} is longer than {_MAX_NAME}", attribute=attribute)
+    if len(value) > LIMITS.name_length:
+        raise ApiError(422, f"{attribute} is longer than {LIMITS.name_length}", attribute=attribute)
     return value
 
 
@@ -102,7 +105,8 @@ async def list_addresses(request: web.Request, state: ServerState, route: Route)
 async def get_address(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``GET /api/fabric/addresses/{address_id}``."""
     caller = await authenticate(request, state)
-    address = await state.store.get_address(caller.project_id, request.match_info["address_id"])
+    address_id = path_id(request, "address_id")
+    address = await state.store.get_address(caller.project_id, address_id)
     if address is None:
         raise ApiError(404, "no such address", attribute="address_id")
     return _json(address_view(address), route.status)
@@ -113,10 +117,6 @@ async def create_address(request: web.Request, state: ServerState, route: Route)
     project_id = await authenticate_project(request, state)
     body = await read_body(request, state, CreateAddressRequest)
     name = _name(body.name, "name")
-    if body.type not in ("room", "app"):
-        raise ApiError(422, "type must be room or app", attribute="type")
-    if body.display_name is not None:
-        _name(body.display_name, "display_name")
     address = await state.store.ensure_address(
         project_id,
         name,
@@ -136,12 +136,10 @@ async def create_subscriber_token(
     body = await read_body(request, state, CreateSubscriberTokenRequest)
     reference = _name(body.reference, "reference")
     display_name = body.display_name
-    if display_name is None and (body.first_name or body.last_name):
-        display_name = " ".join(part for part in (body.first_name, body.last_name) if part)
-    if display_name is not None:
-        _name(display_name, "display_name")
-    if body.expire_at is not None and not time.time() < body.expire_at < 2**41:
-        raise ApiError(422, "expire_at must be a future Unix time", attribute="expire_at")
+    if display_name is None:
+        # Built from the parts, when any holds more than white space (else the reference).
+        parts = [part.strip() for part in (body.first_name, body.last_name) if part]
+        display_name = " ".join(part for part in parts if part) or None
     subscriber, _ = await state.store.ensure_subscriber(
         project_id, reference, display_name, body.email
     )
@@ -185,11 +183,12 @@ async def list_conversation_messages(
     """``GET /api/fabric/conversations/{key}/messages``: key is a group id or an address id."""
     caller = await authenticate(request, state)
     size, _ = page_params(request, route)
-    conversation = await resolve_for_history(state.store, caller, request.match_info["key"])
+    conversation = await resolve_for_history(state.store, caller, path_id(request, "key"))
     lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
     if conversation is None:
-        base = request.url.without_query_params("page_token").update_query(page_size=size)
-        links = PageLinks(self=str(request.url), first=str(base))
+        url = state.public_url(request)
+        base = url.without_query_params("page_token").update_query(page_size=size)
+        links = PageLinks(self=str(url), first=str(base))
         return _json(ConversationMessagePage(data=[], links=links), route.status)
     page = await _page(request, state, route, "conversation_messages", conversation.group_id)
     data = [await lens.message(item) for item in page.items]
@@ -205,19 +204,54 @@ async def list_messages(request: web.Request, state: ServerState, route: Route) 
     return _json(ConversationMessagePage(data=data, links=_links(page)), route.status)
 
 
+def _content(message: MessageRecord) -> tuple[object, ...]:
+    """What a send's body decides of its message: a replay must ask for the same."""
+    return (
+        message.group_id,
+        message.from_address_id,
+        message.text,
+        message.metadata,
+        message.details,
+    )
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """Return a path parameter that must be an id (the spec's id_length and id_pattern).
+
+    Raises:
+        ApiError: 422 for anything else (too long, a NUL, a space, non-ASCII, ...).
+    """
+    try:
+        return check_id(request.match_info[name], name)
+    except GateError as exc:
+        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """Return the ``Idempotency-Key`` header, checked (key_length, key_pattern), or ``None``.
+
+    Raises:
+        ApiError: 400 not UTF-8; 422 empty, too long or not visible ASCII.
+    """
+    key = request_header(request, "Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= LIMITS.key_length or re.fullmatch(LIMITS.key_pattern, key) is None:
+        raise ApiError(
+            422,
+            f"Idempotency-Key must be 1 to {LIMITS.key_length} visible ASCII characters",
+            attribute="Idempotency-Key",
+        )
+    return key
+
+
 async def send_message(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``POST /api/fabric/messages``, either dialect; ``Idempotency-Key`` makes it replayable."""
     caller = await authenticate(request, state)
     body = await read_body(request, state, SendMessageRequest)
-    if not body.text:
-        raise ApiError(422, "text must not be empty", attribute="text")
     if len(body.text.encode()) > state.config.max_text_bytes:
         raise ApiError(413, "text is over the size limit", attribute="text")
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= _MAX_NAME:
-        raise ApiError(
-            422, "Idempotency-Key must be 1 to 256 characters", attribute="Idempotency-Key"
-        )
+    key = idempotency_key(request)
     conversation, own = await resolve_for_send(state.store, caller, body)
     record = MessageRecord(
         id=str(uuid.uuid4()),
@@ -236,6 +270,13 @@ async def send_message(request: web.Request, state: ServerState, route: Route) -
     stored, created = await state.store.insert_message(
         record, None if key is None else (caller.subscriber.id, key)
     )
+    if not created and _content(stored) != _content(record):
+        raise ApiError(
+            409,
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+            attribute="Idempotency-Key",
+        )
     if created:  # no lock: a session that sees a gap in seq catches up from the store
         await publish_message(state.store, state.hub, stored)
     lens = ConversationLens(state.store, caller.project_id, caller.address_ids)

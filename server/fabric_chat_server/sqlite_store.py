@@ -71,6 +71,10 @@ _MAX_GROUP = 256  # messages committed in one transaction at most
 _MAX_SEQ_CACHED = 50_000
 
 
+_MAX_ABSENT = 4_096
+"""Unknown group ids remembered as absent; a full set is emptied and refilled on demand."""
+
+
 class SqliteStore(SqliteSessions):
     """A :class:`~fabric_chat_server.store.Store` in one SQLite file (WAL mode).
 
@@ -85,7 +89,11 @@ class SqliteStore(SqliteSessions):
     def __init__(self, path: Path | str) -> None:
         super().__init__(path)
         self._last_ts = 0.0
-        self._conversations: dict[str, ConversationRecord | None] = {}  # None: known absent
+        self._conversations: dict[str, ConversationRecord] = {}
+        # Ids asked for and not found (address ids in the address dialect, mostly): a small
+        # cache of its own, so that callers choosing ids can neither grow memory past it nor
+        # push the known conversations out. The gate keeps every id within id_length.
+        self._absent: dict[str, bool] = {}
         self._pairs: dict[tuple[str, str], str] = {}  # (project id, pair key) -> group id
         self._members: dict[str, list[tuple[str, str]]] = {}
         self._member_ids: dict[str, frozenset[str]] = {}
@@ -117,13 +125,20 @@ class SqliteStore(SqliteSessions):
 
     async def get_conversation(self, group_id: str) -> ConversationRecord | None:
         """Return a conversation by group id, or ``None``."""
-        if group_id in self._conversations:
-            return self._conversations[group_id]
+        cached = self._conversations.get(group_id)
+        if cached is not None:
+            return cached
+        if group_id in self._absent:
+            return None
         row = await self._one(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.group_id = ?", (group_id,)
         )
-        conversation = None if row is None else conversation_row(row)
-        return remember(self._conversations, group_id, conversation)
+        if row is None:
+            if len(self._absent) >= _MAX_ABSENT:
+                self._absent.clear()
+            self._absent[group_id] = True
+            return None
+        return remember(self._conversations, group_id, conversation_row(row))
 
     async def find_conversation(self, project_id: str, key: str) -> ConversationRecord | None:
         """Return the conversation with this pair key, or ``None``."""
@@ -185,6 +200,7 @@ class SqliteStore(SqliteSessions):
             )
             await self._conn.commit()
         self._conversations.pop(group_id, None)
+        self._absent.pop(group_id, None)
         self._members.pop(group_id, None)
         self._member_ids.pop(group_id, None)
         remember(self._pairs, (conversation.project_id, key), group_id)

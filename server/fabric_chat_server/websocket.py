@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -47,6 +47,7 @@ from .frames import (
     request_frame,
     result_frame,
 )
+from .gate import FRAME_DEPTH, GateError, check_fields, check_json_shape, decode_json
 from .hub import Channel, LiveSession
 from .inputs import verify_subscriber_token
 from .limits import RateLimiter
@@ -57,8 +58,23 @@ __all__ = ["close_all_sockets", "websocket_handler"]
 
 logger = logging.getLogger(__name__)
 
-_decode_frame = msgspec.json.Decoder().decode
-_EXPIRY_CHECK_MAX = 60.0  # seconds between expiry checks (reauthenticate may move the deadline)
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+def _params(raw: Any, params_type: type[T]) -> T:
+    """Convert a frame's params into ``params_type`` and check them against the spec's limits.
+
+    Raises:
+        _Refused: -32602 for params of the wrong shape or past a limit.
+    """
+    try:
+        params = msgspec.convert(raw, params_type)
+        check_fields(params)
+    except msgspec.ValidationError as exc:
+        raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
+    except GateError as exc:
+        raise _Refused(INVALID_PARAMS, f"invalid params: {exc.message}", close=False) from None
+    return params
 
 
 class _Refused(Exception):
@@ -81,6 +97,7 @@ class _Connection:
         self.session: LiveSession | None = None
         self.channel: Channel | None = None
         self.waiters: dict[str, asyncio.Future[Any]] = {}
+        self.deadline_moved = asyncio.Event()
 
     async def send(self, frame: bytes) -> None:
         if self.channel is not None:
@@ -104,10 +121,7 @@ class _Connection:
         """
         if self.session is not None:
             raise _Refused(INVALID_REQUEST, "already connected", close=False)
-        try:
-            params = msgspec.convert(raw, ConnectParams)
-        except msgspec.ValidationError as exc:
-            raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
+        params = _params(raw, ConnectParams)
         claims = await self._claims(params.authentication.jwt_token)
         state, config = self.state, self.state.config
         if state.connect_limiter.check(claims.sub) > 0:
@@ -199,10 +213,7 @@ class _Connection:
 
     async def reauthenticate(self, request_id: RpcId, raw: Any) -> None:
         assert self.session is not None
-        try:
-            params = msgspec.convert(raw, ReauthenticateParams)
-        except msgspec.ValidationError as exc:
-            raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None
+        params = _params(raw, ReauthenticateParams)
         try:
             claims = await self._claims(params.authentication.jwt_token)
         except _Refused as exc:
@@ -210,6 +221,7 @@ class _Connection:
         if claims.sub != self.session.subscriber_id:
             raise _Refused(TOKEN_ERROR, "the token belongs to another subscriber", close=False)
         self.session.resume_sending(float(claims.exp))
+        self.deadline_moved.set()  # the expiry watcher recomputes its deadline now
         await self.send(result_frame(request_id, EmptyResult()))
 
     async def handle_text(self, data: str) -> bool:
@@ -219,9 +231,11 @@ class _Connection:
             await self.send(error_frame(None, INVALID_REQUEST, "the frame is too large"))
             return True
         try:
-            frame = _decode_frame(data)
-        except msgspec.DecodeError:
-            await self.send(error_frame(None, PARSE_ERROR, "the frame is not valid JSON"))
+            frame = decode_json(data, Any, what="the frame")
+            check_json_shape(frame, depth=FRAME_DEPTH, attribute=None)
+        except GateError as exc:
+            code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
+            await self.send(error_frame(None, code, exc.message))
             return True
         if not isinstance(frame, dict) or frame.get("jsonrpc") != "2.0":
             await self.send(error_frame(None, INVALID_REQUEST, "not a JSON-RPC 2.0 object"))
@@ -242,14 +256,12 @@ class _Connection:
             if method == "signalwire.connect":
                 await self.connect(request_id, params)
             elif method == "signalwire.ping":
-                ping = msgspec.convert(params, PingParams)
+                ping = _params(params, PingParams)
                 await self.send(result_frame(request_id, PingResult(timestamp=ping.timestamp)))
             elif method == "signalwire.reauthenticate":
                 await self.reauthenticate(request_id, params)
             else:
                 raise _Refused(METHOD_NOT_FOUND, f"unknown method {method[:64]!r}", close=False)
-        except msgspec.ValidationError as exc:
-            await self.send(error_frame(request_id, INVALID_PARAMS, f"invalid params: {exc}"))
         except _Refused as exc:
             await self.send(error_frame(request_id, exc.code, exc.message))
             return not exc.close
@@ -306,7 +318,11 @@ class _Connection:
                 logger.info("disconnecting a socket whose token has expired")
                 await self.disconnect(message=b"token expired", code=1008)
                 return
-            await asyncio.sleep(min(left, _EXPIRY_CHECK_MAX))
+            # Sleep until the deadline, or until a reauthenticate moves it (to the second).
+            self.deadline_moved.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self.deadline_moved.wait()
 
     async def disconnect(self, *, message: bytes = b"server shutdown", code: int = 1001) -> None:
         """Send ``signalwire.disconnect``, wait briefly for the answer, then close."""

@@ -121,7 +121,9 @@ async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: A
     assert await server.state.store.counts() == before
 
 
-async def test_links_follow_the_request_host(server: LocalServer, api: Any) -> None:
+async def test_links_never_follow_the_request_host(server: LocalServer, api: Any) -> None:
+    # The caller chooses Host; links use the server's own origin (a link another client
+    # follows must not lead to a host of the caller's choice).
     alice, _, _ = await _conversation(server, api, 2)
     status, page, _ = await api.call(
         "GET",
@@ -130,7 +132,8 @@ async def test_links_follow_the_request_host(server: LocalServer, api: Any) -> N
         headers={"Host": "chat.example:9999"},
     )
     assert status == 200
-    assert page["links"]["next"].startswith("http://chat.example:9999/api/fabric/messages?")
+    assert page["links"]["next"].startswith(server.base_url + "/api/fabric/messages?")
+    assert "chat.example" not in str(page["links"])
 
 
 # --- property: walking while inserting neither skips nor repeats -------------------------------
