@@ -20,14 +20,39 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-__all__ = ["HistoryProgress", "echo_line", "format_message", "to_json_line"]
+__all__ = ["HistoryProgress", "echo_line", "format_message", "printable", "to_json_line"]
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """Return ``text`` with every control or format character escaped (``\\x1b``, ``\\u202e``).
+
+    Other people's text reaches the terminal only through here, tty or not: no escape
+    sequence can clear the screen, retitle the terminal, move the cursor, reverse the text
+    or forge a line. With ``keep_newlines``, a newline stays and the next line is indented.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char == "\n" and keep_newlines:
+            out.append("\n    ")
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return "".join(out)
 
 
 def format_message(message: Any) -> str:
-    """Return ``2026-11-26 23:35:14  Alice: Hello Bob`` for a chat message (local time)."""
+    """Return ``2026-11-26 23:35:14  Alice: Hello Bob`` for a chat message (local time).
+
+    Names and text are escaped by :func:`printable`; a newline in the text indents the rest.
+    """
     when = datetime.fromtimestamp(float(message.ts)).strftime("%Y-%m-%d %H:%M:%S")
-    who = message.user_name or message.from_address_id or message.user_id or "?"
-    text = (message.text or "").replace("\n", "\n    ")
+    who = printable(message.user_name or message.from_address_id or message.user_id or "?")
+    text = printable(message.text or "", keep_newlines=True)
     return f"{when}  {who}: {text}"
 
 

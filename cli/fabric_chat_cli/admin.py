@@ -50,7 +50,7 @@ def _project_options(command: Any) -> Any:
         "--project-token",
         envvar="FABRIC_CHAT_PROJECT_TOKEN",
         required=True,
-        help="Project API token.",
+        help="Project API token (or FABRIC_CHAT_PROJECT_TOKEN: argv shows in ps).",
     )(command)
     command = click.option(
         "--project-id", envvar="FABRIC_CHAT_PROJECT_ID", required=True, help="Project id."

@@ -18,7 +18,7 @@ import click
 from fabric_chat import AuthenticationError, Client, ConversationChatMessage, Page
 
 from ._connection import Connection, OneLineCommand, connection_options, run_with_client
-from ._output import HistoryProgress, echo_line, format_message, to_json_line
+from ._output import HistoryProgress, echo_line, format_message, printable, to_json_line
 
 __all__ = ["COMMANDS", "history", "join", "send", "tail", "whoami"]
 
@@ -60,10 +60,12 @@ def whoami(as_json: bool, address_only: bool, connection: Connection) -> None:
                 raise click.ClickException("this subscriber has no address")
             echo_line(info.fabric_addresses[0].id)
             return
-        echo_line(f"subscriber  {info.id}  {info.display_name or ''}".rstrip())
+        echo_line(
+            f"subscriber  {printable(info.id)}  {printable(info.display_name or '')}".rstrip()
+        )
         for address in info.fabric_addresses:
-            label = address.display_name or address.name
-            echo_line(f"address     {address.id}  {label} ({address.type})")
+            label = printable(address.display_name or address.name)
+            echo_line(f"address     {printable(address.id)}  {label} ({printable(address.type)})")
 
     run_with_client(connection, work)
 
@@ -80,7 +82,7 @@ def join(address: str, connection: Connection) -> None:
     async def work(client: Client) -> None:
         joined = await client.chat.join(address_id=address)
         members = len(joined.fabric_address_ids)
-        echo_line(f"joined conversation {joined.group_id} ({members} members)")
+        echo_line(f"joined conversation {printable(joined.group_id)} ({members} members)")
 
     run_with_client(connection, work, address=address)
 
@@ -126,7 +128,7 @@ def send(
             echo_line(to_json_line(message if message is not None else conversation))
             return
         message_id = message.id if message is not None else "?"
-        echo_line(f"sent {message_id} to {conversation.name or address}")
+        echo_line(f"sent {printable(message_id)} to {printable(conversation.name or address)}")
 
     run_with_client(connection, work, address=address)
 

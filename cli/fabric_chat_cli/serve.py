@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
+from fabric_chat.contract import LIMITS
 from fabric_chat_server._extras import MissingExtraError, require_extra
 from fabric_chat_server.config import ServerConfig
+from fabric_chat_server.logs import LOG_FORMAT, LogLineFormatter
 
 from ._connection import OneLineCommand
 
@@ -45,7 +48,36 @@ _DEFAULTS = ServerConfig()
     "--project-token",
     envvar="FABRIC_CHAT_PROJECT_TOKEN",
     default=None,
-    help="Project API token.",
+    help="Project API token; prefer the FABRIC_CHAT_PROJECT_TOKEN variable or "
+    "--project-token-file (argv shows in ps).",
+)
+@click.option(
+    "--project-token-file",
+    envvar="FABRIC_CHAT_PROJECT_TOKEN_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the project API token (its first line).",
+)
+@click.option(
+    "--signing-secret-file",
+    envvar="FABRIC_CHAT_SIGNING_SECRET_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the secret that signs tokens (default: one kept in the 0600 database; "
+    "or the FABRIC_CHAT_SIGNING_SECRET variable).",
+)
+@click.option(
+    "--public-origin",
+    default=None,
+    help="Origin of absolute page links, e.g. https://chat.example.com (default: from "
+    "--public-url, or http://HOST:PORT as bound; never the request's Host).",
+)
+@click.option(
+    "--max-token-lifetime",
+    default=float(LIMITS.token_lifetime),
+    show_default=True,
+    type=click.FloatRange(min=1, max=float(LIMITS.token_lifetime)),
+    help="The longest a minted token may live, in seconds.",
 )
 @click.option(
     "--ping-interval",
@@ -142,6 +174,10 @@ def serve(
     public_url: str | None,
     project_id: str | None,
     project_token: str | None,
+    project_token_file: Path | None,
+    signing_secret_file: Path | None,
+    public_origin: str | None,
+    max_token_lifetime: float,
     ping_interval: float,
     resume_window: float,
     rate_limit: float,
@@ -156,15 +192,22 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the local chat server (REST and WebSocket on one origin)."""
+    if project_token_file is not None:
+        if project_token is not None:
+            raise click.UsageError("give --project-token or --project-token-file, not both")
+        project_token = _secret_from_file(project_token_file, "--project-token-file")
+    signing_secret = os.environ.get("FABRIC_CHAT_SIGNING_SECRET") or None
+    if signing_secret_file is not None:
+        signing_secret = _secret_from_file(signing_secret_file, "--signing-secret-file")
     if (project_id is None) != (project_token is None):
         raise click.UsageError("give both --project-id and --project-token, or neither")
     try:
         require_extra("server", "fabric-chat serve")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogLineFormatter(LOG_FORMAT))
+    logging.basicConfig(level=log_level, handlers=[handler])
     config = ServerConfig(
         host=host,
         port=port,
@@ -172,6 +215,9 @@ def serve(
         public_url=public_url,
         project_id=project_id,
         project_token=project_token,
+        jwt_secret=signing_secret,
+        public_origin=public_origin,
+        max_token_lifetime=max_token_lifetime,
         ping_interval=ping_interval,
         resume_window=resume_window,
         rate_limit_per_second=rate_limit,
@@ -194,6 +240,22 @@ def serve(
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}"
         ) from None
+
+
+def _secret_from_file(path: Path, option: str) -> str:
+    """Return the first line of a secret file (never echoed back in an error).
+
+    Raises:
+        click.UsageError: The file cannot be read or its first line is empty.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise click.UsageError(f"{option}: cannot read {path}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise click.UsageError(f"{option}: {path} is empty")
+    return secret
 
 
 COMMANDS = (serve,)
