@@ -379,8 +379,9 @@ class Limits:
 
     body_bytes: int
     """The largest HTTP request body, and the largest WebSocket text frame. Unit: bytes."""
-    text_length: int
-    """The longest message text. Unit: characters."""
+    text_bytes: int
+    """The largest message text, encoded as UTF-8 (so at most as many characters; the server's
+    own limit may be lower). Unit: UTF-8 bytes."""
     json_depth: int
     """The deepest nesting of ``metadata`` and ``details`` (``{}`` is one level); a whole body
     or frame may nest 8 levels more. Unit: levels."""
@@ -412,7 +413,7 @@ class Limits:
 
 LIMITS = Limits(
     body_bytes=262144,
-    text_length=16384,
+    text_bytes=65536,
     json_depth=32,
     json_bytes=32768,
     id_length=128,
@@ -476,7 +477,7 @@ FIELD_RULES: dict[str, dict[str, FieldRule]] = {
         "project": FieldRule(max_length=128),
     },
     "SendMessageRequest": {
-        "text": FieldRule(max_length=16384, min_length=1),
+        "text": FieldRule(max_length=65536, min_length=1, bounded_by=("text_bytes",)),
         "conversation_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
         "group_id": FieldRule(max_length=128, pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
         "from_fabric_address_id": FieldRule(

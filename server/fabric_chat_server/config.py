@@ -38,8 +38,8 @@ class ServerConfig:
         ping_interval: Seconds between server pings on each socket.
         resume_window: Seconds a session stays resumable after its last socket closed (kept in
             the store, so a restart within the window keeps it).
-        max_text_bytes: Largest message text, in UTF-8 bytes (the spec's ``text_length``
-            characters fit in the default).
+        max_text_bytes: Largest message text, in UTF-8 bytes (the spec's ``text_bytes``;
+            an operator may lower it).
         max_body_bytes: Largest HTTP request body, in bytes (the spec's ``body_bytes``).
         max_frame_bytes: Largest WebSocket frame accepted, in bytes (the spec's
             ``body_bytes``).
@@ -80,7 +80,7 @@ class ServerConfig:
     jwt_secret: str | None = field(default=None, repr=False)
     ping_interval: float = 10.0
     resume_window: float = 120.0
-    max_text_bytes: int = 4 * LIMITS.text_length
+    max_text_bytes: int = LIMITS.text_bytes
     max_body_bytes: int = LIMITS.body_bytes
     max_frame_bytes: int = LIMITS.body_bytes
     token_ttl: float = 24 * 3600.0

@@ -79,7 +79,9 @@ def decode_json(raw: bytes | str, body_type: type[T], *, what: str = "the reques
             nesting past what any decoder takes, a number out of range, or the wrong shape.
     """
     try:
-        return msgspec.json.decode(raw, type=body_type)
+        # Not strict: JSON Schema counts 2.0 as an integer, so the server takes it as 2 (and,
+        # more lenient than the schema, "2" too); 2.5 stays a float and is refused for an int.
+        return msgspec.json.decode(raw, type=body_type, strict=False)
     except UnicodeDecodeError:
         raise GateError(400, f"{what} is not valid UTF-8") from None
     except RecursionError:
@@ -159,10 +161,14 @@ def _check_field(name: str, value: Any, rule: FieldRule) -> None:
         for item in value:
             if isinstance(item, str):
                 _check_string(name, item, item_rule)
-    if rule.bounded_by:
+    bounded = rule.bounded_by or ()
+    too_long = isinstance(value, str) and len(value.encode()) > LIMITS.text_bytes
+    if "text_bytes" in bounded and too_long:
+        raise GateError(413, f"{name} is over {LIMITS.text_bytes} UTF-8 bytes", attribute=name)
+    if "json_depth" in bounded:
         check_json_shape(value, depth=LIMITS.json_depth, attribute=name)
-        if "json_bytes" in rule.bounded_by and len(msgspec.json.encode(value)) > LIMITS.json_bytes:
-            raise GateError(413, f"{name} is larger than {LIMITS.json_bytes} bytes", attribute=name)
+    if "json_bytes" in bounded and len(msgspec.json.encode(value)) > LIMITS.json_bytes:
+        raise GateError(413, f"{name} is larger than {LIMITS.json_bytes} bytes", attribute=name)
 
 
 def check_fields(value: msgspec.Struct) -> None:

@@ -134,7 +134,9 @@ async def authenticate_project(request: web.Request, state: ServerState) -> str:
     project_id, token = credentials
     guard = state.login_guard
     client = client_address(request)
-    wait = guard.wait(client, project_id)
+    # Failures count against the served project only: a made-up project id is no key to keep.
+    project_key = project_id if project_id == state.project_id else ""
+    wait = guard.wait(client, project_key)
     if wait > 0:
         raise ApiError(
             429,
@@ -147,7 +149,7 @@ async def authenticate_project(request: web.Request, state: ServerState) -> str:
         or project_id != state.project_id
         or not await verify_project_token(token, project.token_hash)
     ):
-        guard.failed(client, project_id)
+        guard.failed(client, project_key)
         raise ApiError(401, "the project credentials are wrong")
     if not project.token_hash.startswith("scrypt$"):
         await state.store.put_project(project_id, hash_project_token(token))  # legacy hash

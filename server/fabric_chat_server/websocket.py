@@ -68,7 +68,7 @@ def _params(raw: Any, params_type: type[T]) -> T:
         _Refused: -32602 for params of the wrong shape or past a limit.
     """
     try:
-        params = msgspec.convert(raw, params_type)
+        params = msgspec.convert(raw, params_type, strict=False)  # 4.0 is an integer too
         check_fields(params)
     except msgspec.ValidationError as exc:
         raise _Refused(INVALID_PARAMS, f"invalid params: {exc}", close=False) from None

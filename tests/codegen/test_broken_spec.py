@@ -19,16 +19,16 @@ GOOD = (ROOT / "spec" / "chat.yaml").read_text(encoding="utf-8")
 CASES = [
     (
         "unknown-limit-name",
-        "        max_length: text_length\n",
-        "        max_length: text_lenght\n",
-        "max_length: text_lenght",
-        "max_length names unknown limit 'text_lenght'",
+        "        max_length: text_bytes\n",
+        "        max_length: text_byte\n",
+        "max_length: text_byte",
+        "max_length names unknown limit 'text_byte'",
     ),
     (
         "pattern-names-a-number-limit",
-        "        max_length: text_length\n",
-        "        pattern: text_length\n",
-        "pattern: text_length",
+        "        max_length: text_bytes\n",
+        "        pattern: text_bytes\n",
+        "pattern: text_bytes",
         "pattern needs a limit of type str",
     ),
     (
@@ -98,7 +98,7 @@ CASES = [
     ),
     (
         "error-status-undescribed",
-        "errors: [401, 404, 429, 500]",
+        "errors: [401, 404, 422, 429, 500]",
         "errors: [401, 404, 418, 429, 500]",
         "errors: [401, 404, 418, 429, 500]",
         "getAddress: error status 418 is not in error_statuses",

@@ -24,7 +24,7 @@ def test_every_limit_of_the_spec_is_in_the_generated_contract() -> None:
 def test_openapi_carries_the_limits_a_request_must_keep() -> None:
     schemas = OPENAPI["components"]["schemas"]
     send = schemas["SendMessageRequest"]["properties"]
-    assert send["text"]["maxLength"] == LIMITS.text_length
+    assert send["text"]["maxLength"] == LIMITS.text_bytes
     assert send["group_id"]["maxLength"] == LIMITS.id_length
     assert send["group_id"]["pattern"] == LIMITS.id_pattern
     assert send["metadata"]["x-limits"]["json_depth"] == LIMITS.json_depth
@@ -53,7 +53,7 @@ def test_the_models_stay_forgiving_while_the_rules_are_strict() -> None:
     import msgspec
     from fabric_chat.models import SendMessageRequest
 
-    long_text = "x" * (LIMITS.text_length + 1)
+    long_text = "x" * (LIMITS.text_bytes + 1)
     decoded = msgspec.json.decode(msgspec.json.encode({"text": long_text}), type=SendMessageRequest)
     assert decoded.text == long_text
-    assert FIELD_RULES["SendMessageRequest"]["text"].max_length == LIMITS.text_length
+    assert FIELD_RULES["SendMessageRequest"]["text"].max_length == LIMITS.text_bytes

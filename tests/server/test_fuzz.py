@@ -95,7 +95,7 @@ _HOSTILE_JSON_TEXT = st.one_of(
             b"",
             b"null",
             b"true",
-            b'"' + b"x" * (LIMITS.text_length + 10) + b'"',
+            b'"' + b"x" * (LIMITS.text_bytes + 10) + b'"',
         ]
     ),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: str(n).encode()),

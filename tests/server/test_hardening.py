@@ -212,7 +212,7 @@ async def test_numbers_out_of_range_and_nul_in_ids_are_refused(
         b'{"conversation_id":"'
         + bob_address.encode()
         + b'","text":"'
-        + b"x" * (LIMITS.text_length + 1)
+        + b"x" * (LIMITS.text_bytes + 1)
         + b'"}',
     ):
         status, answer = await _raw_post(session, server, MESSAGES, body, auth)

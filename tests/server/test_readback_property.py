@@ -152,7 +152,7 @@ def test_every_accepted_message_reads_back_on_every_route_and_event(
 
 def test_the_accepted_messages_read_back_after_a_restart(reader: Reader) -> None:
     # The limits themselves are accepted and read back too.
-    reader.send({"conversation_id": reader.bob_address, "text": "x" * LIMITS.text_length})
+    reader.send({"conversation_id": reader.bob_address, "text": "x" * LIMITS.text_bytes})
     reader.send(
         {
             "conversation_id": reader.bob_address,
