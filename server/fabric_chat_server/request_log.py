@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .logs import escape_controls
+
 __all__ = ["REQUEST_ID", "add_request_ids", "request_id_middleware"]
 
 logger = logging.getLogger("fabric_chat_server.requests")
@@ -52,7 +54,7 @@ async def request_id_middleware(
         logger.info(
             "%s %s %d %.1fms request_id=%s",
             request.method,
-            request.path,
+            escape_controls(request.path),  # decoded: %0A in the path would be a newline
             status,
             elapsed,
             request_id,

@@ -134,6 +134,7 @@ def test_the_project_token_can_come_from_a_file_and_stays_out_of_argv(tmp_path: 
         assert "\x1b" not in line
     assert not any(line.startswith("ERROR forged") for line in lines)
     assert any("ERROR%20forged" in line for line in lines)  # the access line, one line
+    assert any("/x\\nERROR forged" in line for line in lines)  # the request line, escaped
 
 
 def test_a_log_record_is_one_line_whatever_the_caller_sent() -> None:
