@@ -61,7 +61,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with ThreadedServer(rate_limit_per_second=0) as server:
+    # Request and connect rates are not what this tests: one socket per example.
+    with ThreadedServer(rate_limit_per_second=0, connects_per_second=0) as server:
         yield World(server)
         assert server.server.state.stats.unexpected == 0
 

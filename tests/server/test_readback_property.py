@@ -126,7 +126,8 @@ def _same(body: dict[str, Any], seen: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def reader() -> Iterator[Reader]:
-    with ThreadedServer(rate_limit_per_second=0) as server:
+    # Request and connect rates are not what this tests: one socket per example.
+    with ThreadedServer(rate_limit_per_second=0, connects_per_second=0) as server:
         yield Reader(server)
         assert server.server.state.stats.unexpected == 0
 
