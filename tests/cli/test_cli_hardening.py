@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from fabric_chat_server.cli._output import printable
+from fabric_chat_cli._output import printable
 from fabric_chat_server.logs import LOG_FORMAT, LogLineFormatter
 
 from .conftest import FABRIC_CHAT, Running, Server, clean_env, cli, mint
