@@ -250,10 +250,10 @@ CASES = [
     (
         "engine-method-that-calls-an-operation",
         "engine: {method: join, type: JoinConversationResponse}\n"
-        "        raises: [InvalidArgumentError, APIError, ConnectionError, TimeoutError]\n"
+        "        raises: [InvalidArgumentError, APIError, APIConnectionError, APITimeoutError]\n"
         "        example: |-\n          await client.conversation.join(",
         "engine: {method: request, type: JoinConversationResponse}\n"
-        "        raises: [InvalidArgumentError, APIError, ConnectionError, TimeoutError]\n"
+        "        raises: [InvalidArgumentError, APIError, APIConnectionError, APITimeoutError]\n"
         "        example: |-\n          await client.conversation.join(",
         "method: request, type: JoinConversationResponse}",
         "engine method 'request' calls an operation: write operation: <id>",
