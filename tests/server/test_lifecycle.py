@@ -17,6 +17,10 @@ from click.testing import CliRunner
 from fabric_chat_cli.commands import main
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
+PROMPT_STOP = 5.0
+"""Seconds a stop may take: far below the 10-60 s timeouts a stop must not wait for, far above
+what a loaded machine needs (this bounds behaviour, it is not a speed figure)."""
+
 
 async def test_restart_keeps_everything(tmp_path: Path, rpc_for: Any) -> None:
     async with (
@@ -105,7 +109,7 @@ async def test_serve_prints_listening_and_generated_credentials_once(tmp_path: P
         project_id, project_token = id_line.split(": ", 1)[1], token_line.split(": ", 1)[1]
         started = time.monotonic()
         assert await process.stop(signal.SIGINT) == 0
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < PROMPT_STOP
     # The database was closed cleanly: SQLite checkpoints and removes the WAL on the last close.
     assert _exists(db)
     assert not _exists(db + "-wal")
@@ -121,7 +125,7 @@ async def test_serve_prints_listening_and_generated_credentials_once(tmp_path: P
             assert response.status == 200
         started = time.monotonic()
         assert await again.stop(signal.SIGTERM) == 0
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < PROMPT_STOP
         assert not _exists(db + "-wal")
         rest = "".join(again.lines[1:])
         assert "project token" not in rest
@@ -230,8 +234,8 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
             assert "signalwire.disconnect" in methods
             async with asyncio.timeout(5):
                 assert await process.process.wait() == 0
-            # Stopped within a second, though a socket was open (and answered nothing).
-            assert time.monotonic() - started < 1.0
+            # Stopped promptly, though a socket was open (and answered nothing).
+            assert time.monotonic() - started < PROMPT_STOP
 
 
 async def test_serve_rate_limit_option_limits_each_caller(tmp_path: Path) -> None:
