@@ -24,10 +24,14 @@ __all__ = ["check_spec", "spec_schema"]
 _SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _RUNTIME_NAMES = frozenset({"Engine", "BaseClient", "CONTRACT"})
-_MODELS_MODULE_NAMES = frozenset({"Any", "Struct"})
-"""Names that models.py imports; a class of that name would shadow them."""
+_MODELS_MODULE_NAMES = frozenset(
+    {"Annotated", "Any", "Field", "Literal", "Meta", "Model", "Optional", "Raw", "Struct", "Union"}
+    | {"UNSET", "UnsetType", "convert", "field"}
+)
+"""Names that models.py imports or that datamodel-code-generator renames as a class name."""
 _SHADOWING_FIELDS = frozenset({"field"})
-"""Field names that would shadow, in a struct's body, a name the later fields' defaults use."""
+"""Field names that would shadow, in a struct's body, a name the later fields' defaults use
+(datamodel-code-generator would also rename it, to ``field_`` with an alias)."""
 _EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
 """Objects the OpenAPI and AsyncAPI templates name directly."""
 

@@ -17,6 +17,7 @@ import jinja2
 
 from .build import build_ir, markdown_anchor
 from .exports import render_asyncapi, render_openapi
+from .structs import render_structs
 
 __all__ = ["BANNER", "PACKAGE_DIR", "banner", "package_dir", "render_all"]
 
@@ -115,6 +116,7 @@ def render_all(data: dict[str, Any], root: Path, spec_file: str = SPEC_FILE) -> 
     first_line = banner(spec_file)
     package = package_dir(data)
     docs_name = Path(spec_file).stem
+    structs = render_structs(ir.objects)
     python: dict[str, str] = {}
     for template, name in (
         ("models.py.j2", "models.py"),
@@ -124,7 +126,7 @@ def render_all(data: dict[str, Any], root: Path, spec_file: str = SPEC_FILE) -> 
         ("__init__.py.j2", "__init__.py"),
     ):
         python[f"{package}/{name}"] = env.get_template(template).render(
-            ir=ir, banner=first_line, spec_file=spec_file
+            ir=ir, banner=first_line, spec_file=spec_file, structs=structs
         )
     files = {path: format_python(text, path, root) for path, text in python.items()}
     files[f"{package}/py.typed"] = first_line + "\n"
