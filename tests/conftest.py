@@ -1,1 +1,36 @@
-"""Shared pytest configuration; each area keeps its fixtures in its own folder's conftest.py."""
+"""Shared pytest configuration; each area keeps its fixtures in its own folder's conftest.py.
+
+PostgreSQL: ``postgres_cluster`` is one throwaway cluster per test session (started on first
+use, from the installed binaries; never skipped), ``postgres_dsn`` a fresh empty database of it
+for one test.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from fabric_chat_server.postgres_cluster import TemporaryCluster
+
+# Tests need no durability: a cluster that skips fsync creates databases and commits faster.
+TEST_CLUSTER_SETTINGS = {"fsync": "off", "full_page_writes": "off", "max_connections": "300"}
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[TemporaryCluster]:
+    """One PostgreSQL cluster for the whole test session (127.0.0.1, a free port)."""
+    with TemporaryCluster(settings=TEST_CLUSTER_SETTINGS) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_dsn(postgres_cluster: TemporaryCluster) -> Iterator[str]:
+    """The DSN of a fresh, empty database for one test; dropped after it."""
+    name = f"t{next(_databases)}"
+    dsn = postgres_cluster.create_database(name)
+    yield dsn
+    if postgres_cluster.running:
+        postgres_cluster.drop_database(name)
