@@ -162,6 +162,14 @@ _DEFAULTS = ServerConfig()
     help="Seconds a socket that does not read is kept before it is dropped.",
 )
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Server processes sharing the port (SO_REUSEPORT); more than 1 needs "
+    "--db postgresql://...",
+)
+@click.option(
     "--log-level",
     default="WARNING",
     show_default=True,
@@ -189,6 +197,7 @@ def serve(
     auth_timeout: float,
     header_timeout: float,
     stall_timeout: float,
+    workers: int,
     log_level: str,
 ) -> None:
     """Run the local chat server (REST and WebSocket on one origin)."""
@@ -201,6 +210,10 @@ def serve(
         signing_secret = _secret_from_file(signing_secret_file, "--signing-secret-file")
     if (project_id is None) != (project_token is None):
         raise click.UsageError("give both --project-id and --project-token, or neither")
+    if workers > 1 and not _is_postgres(db_path):
+        raise click.UsageError(
+            "--workers above 1 needs --db postgresql://...: a SQLite file has one writer"
+        )
     try:
         require_extra("server", "fabric-chat serve")
     except MissingExtraError as exc:
@@ -233,13 +246,25 @@ def serve(
     )
     # The server's modules need the server extra (checked above): imported only now.
     from fabric_chat_server.runner import run_server
+    from fabric_chat_server.workers import serve_workers
 
     try:
+        if workers > 1:
+            try:
+                status = serve_workers(config, workers, log_level=log_level)
+            except RuntimeError as exc:  # a worker did not start
+                raise click.ClickException(str(exc)) from None
+            sys.exit(status)
         asyncio.run(run_server(config))
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}"
         ) from None
+
+
+def _is_postgres(db: object) -> bool:
+    """Say whether ``--db`` names a PostgreSQL database rather than a SQLite file."""
+    return str(db).startswith(("postgresql:", "postgres:"))
 
 
 def _secret_from_file(path: Path, option: str) -> str:

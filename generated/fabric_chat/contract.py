@@ -26,6 +26,7 @@ from .models import (
     DisconnectParams,
     EmptyResult,
     EventParams,
+    HealthStatus,
     JoinConversationRequest,
     JoinConversationResponse,
     PingParams,
@@ -60,6 +61,7 @@ ERROR_STATUSES: dict[int, str] = {
     422: "The request was well formed but its values are not acceptable.",
     429: "Too many requests; the Retry-After header says how many seconds to wait.",
     500: "The server failed.",
+    503: "The instance cannot serve now; the error items name what is down (store, bus).",
 }
 """What each error status means; every error body is an ``ErrorBody``."""
 
@@ -311,6 +313,31 @@ CONTRACT = Contract(
             response=ConversationMessage,
             status=201,
             errors=(400, 401, 403, 404, 409, 413, 415, 422, 429, 500),
+        ),
+        Route(
+            operation_id="getHealth",
+            method="GET",
+            path="/healthz",
+            auth="none",
+            summary="Say that the server process answers.",
+            params=(),
+            body=None,
+            response=HealthStatus,
+            status=200,
+            errors=(500,),
+        ),
+        Route(
+            operation_id="getReadiness",
+            method="GET",
+            path="/readyz",
+            auth="none",
+            summary="Say whether this instance can serve; 503 names each part that "
+            "is down (store, bus).",
+            params=(),
+            body=None,
+            response=HealthStatus,
+            status=200,
+            errors=(500, 503),
         ),
     ),
     rpc_methods=(

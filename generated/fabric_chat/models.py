@@ -47,6 +47,7 @@ __all__ = [
     "ReauthenticateParams",
     "DisconnectParams",
     "EmptyResult",
+    "HealthStatus",
 ]
 
 
@@ -609,3 +610,11 @@ class DisconnectParams(Model, kw_only=True, omit_defaults=True):
 
 class EmptyResult(Model, kw_only=True, omit_defaults=True):
     """The empty result of an ack, of signalwire.disconnect and of signalwire.reauthenticate."""
+
+
+class HealthStatus(Model, kw_only=True, omit_defaults=False):
+    """The answer of the health and readiness checks of a server instance."""
+
+    status: str
+    """`ok` when the process answers (health), `ready` when it can serve (readiness: the
+    store answers and, with PostgreSQL, the listener connection is up)."""

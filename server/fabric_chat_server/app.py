@@ -14,11 +14,13 @@ from aiohttp import web
 from fabric_chat.contract import LIMITS, WS_PATH
 
 from .auth import TokenService, hash_project_token
+from .bus import Bus, LocalBus
 from .config import ADDRESS_FACTOR, ServerConfig
 from .errors import error_middleware
 from .hub import Hub
 from .limits import RateLimiter
 from .pagination import PageTokens
+from .relay import Relay
 from .request_log import add_request_ids, request_id_middleware
 from .routes import register_routes
 from .sqlite_store import SqliteStore
@@ -91,14 +93,18 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await state.store.open()
     try:
         await ensure_credentials(state)
-        keeper = asyncio.get_running_loop().create_task(_keep_sessions(state))
+        await state.relay.start()
         try:
-            yield
+            keeper = asyncio.get_running_loop().create_task(_keep_sessions(state))
+            try:
+                yield
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+                await state.hub.save(touch_all=True)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            await state.hub.save(touch_all=True)
+            await state.relay.close()
     finally:
         await state.store.close()
 
@@ -109,21 +115,26 @@ async def _on_shutdown(app: web.Application) -> None:
     await close_all_sockets(app, graceful=True)
 
 
-def create_app(config: ServerConfig, *, store: Store | None = None) -> web.Application:
+def create_app(
+    config: ServerConfig, *, store: Store | None = None, bus: Bus | None = None
+) -> web.Application:
     """Return the chat server application for ``config``.
 
     Args:
         config: The settings.
         store: The storage; defaults to a :class:`SqliteStore` on ``config.db_path``.
+        bus: Carries positions to the other instances; a :class:`LocalBus` (none) by default.
 
     Raises:
         RuntimeError: The route contract names an operation without a handler.
     """
     store = store if store is not None else SqliteStore(config.db_path)
+    hub = Hub(store)
     state = ServerState(
         config=config,
         store=store,
-        hub=Hub(store),
+        hub=hub,
+        relay=Relay(store, hub, bus if bus is not None else LocalBus()),
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
         connect_limiter=RateLimiter(config.connects_per_second, config.connect_burst),
         address_connect_limiter=RateLimiter(

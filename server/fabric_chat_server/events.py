@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import msgspec
 
 from .frames import event_frame
 from .hub import Hub, event_id_of
-from .store import ConversationRecord, MessageRecord, Store
+from .store import AddressRecord, ConversationRecord, MessageRecord, Store
 from .views import message_view, peer_address_id
 
-__all__ = ["message_event", "publish_message"]
+__all__ = ["FanoutReads", "message_event", "publish_message"]
 
 logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 
 
+class FanoutReads(Protocol):
+    """What the fan-out reads: a :class:`Store`, or a cache in front of one."""
+
+    async def get_conversation(self, group_id: str) -> ConversationRecord | None: ...
+
+    async def members(self, group_id: str) -> list[tuple[str, str]]: ...
+
+    async def get_address(self, project_id: str, address_id: str) -> AddressRecord | None: ...
+
+
 async def _payload(
-    store: Store, conversation: ConversationRecord, record: MessageRecord, address_id: str
+    store: FanoutReads, conversation: ConversationRecord, record: MessageRecord, address_id: str
 ) -> msgspec.Raw:
     conversation_id = peer_address_id(conversation, address_id)
     address = await store.get_address(conversation.project_id, conversation_id)
@@ -58,7 +69,7 @@ async def message_event(
     return None
 
 
-async def publish_message(store: Store, hub: Hub, record: MessageRecord) -> int:
+async def publish_message(store: FanoutReads, hub: Hub, record: MessageRecord) -> int:
     """Deliver ``record`` to every live session of every member of its conversation.
 
     Each member sees ``conversation_id`` as its own view of the conversation; the author's

@@ -252,6 +252,12 @@ class Hub:
         """Return the subscriber's live sessions."""
         return tuple(self._by_subscriber.get(subscriber_id, ()))
 
+    def wake_all(self) -> None:
+        """Make every live session read what lies beyond its positions from the store."""
+        for session in self._live.values():
+            session.catching_up = True
+            session.wake.set()
+
     def sockets_of(self, subscriber_id: str) -> int:
         """Return how many sockets the subscriber has open here."""
         return len(self._by_subscriber.get(subscriber_id, ()))

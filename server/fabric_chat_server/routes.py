@@ -26,8 +26,8 @@ from fabric_chat_runtime.contract import Route
 
 from .conversations import resolve_for_history, resolve_for_join, resolve_for_send
 from .errors import ApiError
-from .events import publish_message
 from .gate import GateError, check_id
+from .health import get_health, get_readiness
 from .inputs import authenticate, authenticate_project, page_params, read_body, request_header
 from .pagination import PagedResult, PageTokenError, fetch_page
 from .state import STATE, ServerState
@@ -157,6 +157,7 @@ async def join_conversation(request: web.Request, state: ServerState, route: Rou
     caller = await authenticate(request, state)
     body = await read_body(request, state, JoinConversationRequest)
     conversation, own = await resolve_for_join(state.store, caller, body)
+    state.relay.joined(conversation.group_id, caller.subscriber.id)
     lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
     answer = JoinConversationResponse(
         group_id=conversation.group_id,
@@ -253,6 +254,8 @@ async def send_message(request: web.Request, state: ServerState, route: Route) -
         raise ApiError(413, "text is over the size limit", attribute="text")
     key = idempotency_key(request)
     conversation, own = await resolve_for_send(state.store, caller, body)
+    if body.conversation_id is not None:  # the address dialect joins when needed
+        state.relay.joined(conversation.group_id, caller.subscriber.id)
     record = MessageRecord(
         id=str(uuid.uuid4()),
         group_id=conversation.group_id,
@@ -278,7 +281,7 @@ async def send_message(request: web.Request, state: ServerState, route: Route) -
             attribute="Idempotency-Key",
         )
     if created:  # no lock: a session that sees a gap in seq catches up from the store
-        await publish_message(state.store, state.hub, stored)
+        await state.relay.publish(stored)
     lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
     return _json(await lens.message(stored), route.status)
 
@@ -294,6 +297,8 @@ HANDLERS: dict[str, Handler] = {
     "listConversationMessages": list_conversation_messages,
     "listMessages": list_messages,
     "sendMessage": send_message,
+    "getHealth": get_health,
+    "getReadiness": get_readiness,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -17,11 +18,24 @@ __all__ = ["run_server"]
 logger = logging.getLogger(__name__)
 
 
-async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
+async def run_server(
+    config: ServerConfig,
+    *,
+    announce: bool = True,
+    reuse_port: bool = False,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, then stop cleanly.
 
     The first stdout line is ``listening on http://HOST:PORT``; a project credential pair made by
     this run follows, printed this once.
+
+    Args:
+        config: The settings.
+        announce: Print the ``listening on`` line (and new credentials).
+        reuse_port: Bind with ``SO_REUSEPORT``, so that several processes share the port
+            (``fabric-chat serve --workers N``).
+        on_ready: Called with the bound port once the server accepts connections.
     """
     app = create_app(config)
     runner = web.AppRunner(
@@ -33,9 +47,11 @@ async def run_server(config: ServerConfig, *, announce: bool = True) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port or None)
         await site.start()
         port = int(runner.addresses[0][1])
+        if on_ready is not None:
+            on_ready(port)
         if announce:
             print(f"listening on http://{config.host}:{port}", flush=True)
             state = app[STATE]

@@ -13,6 +13,7 @@ from .errors import ErrorStats
 from .hub import Hub
 from .limits import LoginGuard, RateLimiter
 from .pagination import PageTokens
+from .relay import Relay
 from .store import Store
 
 __all__ = ["STATE", "ServerState"]
@@ -26,6 +27,7 @@ class ServerState:
         config: The settings.
         store: The storage.
         hub: Sessions and sockets.
+        relay: Fan-out here and, through the bus, to the other instances.
         limiter: Request rate limits.
         connect_limiter: WebSocket connects per second per subscriber.
         address_connect_limiter: WebSocket upgrades per second per client address.
@@ -42,6 +44,7 @@ class ServerState:
     config: ServerConfig
     store: Store
     hub: Hub
+    relay: Relay
     limiter: RateLimiter
     connect_limiter: RateLimiter
     address_connect_limiter: RateLimiter

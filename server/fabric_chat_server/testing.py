@@ -33,6 +33,7 @@ import msgspec
 from aiohttp import web
 
 from .app import create_app
+from .bus import Bus
 from .config import ServerConfig
 from .state import STATE, ServerState
 from .websocket import close_all_sockets
@@ -48,11 +49,16 @@ class LocalServer:
 
     Args:
         db_path: The SQLite file; a temporary one (removed on exit) when ``None``.
+        bus: The bus to other instances (a :class:`~fabric_chat_server.bus.LocalBus` when
+            ``None``).
         **config_overrides: Any :class:`~fabric_chat_server.config.ServerConfig` field
             (``ping_interval``, ``resume_window``, ``rate_limit_per_second``...).
     """
 
-    def __init__(self, db_path: Path | str | None = None, **config_overrides: Any) -> None:
+    def __init__(
+        self, db_path: Path | str | None = None, *, bus: Bus | None = None, **config_overrides: Any
+    ) -> None:
+        self._bus = bus
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="fabric-chat-")
@@ -96,7 +102,7 @@ class LocalServer:
     async def start(self) -> None:
         """Start the server (on the same port as before, after a stop)."""
         config = replace(self.config, port=self.port)
-        app = create_app(config)
+        app = create_app(config, bus=self._bus)
         runner = web.AppRunner(
             app,
             shutdown_timeout=1.0,

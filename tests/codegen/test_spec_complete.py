@@ -182,6 +182,7 @@ def test_every_rest_route_of_the_protocol_is_described() -> None:
         422,
         429,
         500,
+        503,
     }
     paged = [op for op in operations.values() if op["response"]["type"].endswith("Page")]
     assert len(paged) == 4

@@ -31,7 +31,7 @@ WIRE = {
     "ConnectParams", "ConnectResult", "PingParams", "PingResult", "EventParams",
     "AuthorizationStateParams", "ReauthenticateParams", "DisconnectParams", "EmptyResult",
     "ProtocolVersion", "RpcAuthentication", "ConnectAuthorization",
-    "FabricSubscriberAuthorization", "RpcError", "RpcRequest", "RpcResponse",
+    "FabricSubscriberAuthorization", "RpcError", "RpcRequest", "RpcResponse", "HealthStatus",
 }  # fmt: skip
 ERRORS = {
     "FabricChatError", "InvalidArgumentError", "APIError", "BadRequestError",
@@ -106,6 +106,8 @@ def test_contract_routes() -> None:
         "listConversationMessages": ("GET", "/api/fabric/conversations/{key}/messages", "bearer"),
         "listMessages": ("GET", "/api/fabric/messages", "bearer"),
         "sendMessage": ("POST", "/api/fabric/messages", "bearer"),
+        "getHealth": ("GET", "/healthz", "none"),
+        "getReadiness": ("GET", "/readyz", "none"),
     }
     send = routes["sendMessage"]
     assert send.status == 201
@@ -117,6 +119,9 @@ def test_contract_routes() -> None:
         assert (size.type, size.default, size.minimum, size.maximum) == (int, 10, 1, 1000)
         assert routes[op].param("page_token").type is str
     for route in routes.values():
+        if route.auth == "none":  # health and readiness: no caller to limit or refuse
+            assert route.path in {"/healthz", "/readyz"}
+            continue
         assert 429 in route.errors
         assert 401 in route.errors
     assert routes["getAddress"].expand({"address_id": "a/b"}) == "/api/fabric/addresses/a%2Fb"
