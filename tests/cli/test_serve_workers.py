@@ -9,9 +9,9 @@ from pathlib import Path
 
 def test_more_than_one_worker_on_sqlite_is_a_usage_error(tmp_path: Path) -> None:
     database = tmp_path / "chat.db"
+    command = [sys.executable, "-m", "fabric_chat_cli", "serve", "--port", "0"]
     done = subprocess.run(
-        [sys.executable, "-m", "fabric_chat_cli", "serve", "--port", "0", "--db", str(database)]
-        + ["--workers", "2"],
+        [*command, "--db", str(database), "--workers", "2"],
         capture_output=True,
         text=True,
         timeout=60,
