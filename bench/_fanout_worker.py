@@ -49,14 +49,14 @@ class _Tally:
 async def _open_sdk(
     settings: dict[str, Any], session: aiohttp.ClientSession, tally: _Tally
 ) -> list[Any]:
-    from fabric_chat import Client
+    from fabric_chat import AsyncClient
 
     gate = asyncio.Semaphore(_SUBSCRIBE_AT_ONCE)
     clients: list[Any] = []
 
     async def one(token: str) -> None:
         async with gate:
-            client = Client(
+            client = AsyncClient(
                 token=token,
                 base_url=settings["base_url"],
                 ws_url=settings["ws_url"],

@@ -1,7 +1,7 @@
-"""Client memory probe: ``python -m bench._memory_probe`` (driven by :mod:`bench.memory`).
+"""AsyncClient memory probe: ``python -m bench._memory_probe`` (driven by :mod:`bench.memory`).
 
 Reads one JSON line from stdin (``base_url``, ``ws_url``, ``token``, ``addresses``), subscribes
-one ``fabric_chat.Client`` to the first address and records its RSS, then to every address
+one ``fabric_chat.AsyncClient`` to the first address and records its RSS, then to every address
 (one subscription each) and records it again, and prints one JSON line:
 ``{"rss_one_kb": ..., "rss_all_kb": ..., "subscriptions": n}``.
 """
@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 import msgspec
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 
 from bench._server import rss_kb
 
@@ -29,7 +29,7 @@ def _settled_rss() -> int:
 async def _main() -> None:
     settings: dict[str, Any] = msgspec.json.decode(sys.stdin.readline())
     addresses: list[str] = settings["addresses"]
-    async with Client(
+    async with AsyncClient(
         token=settings["token"], base_url=settings["base_url"], ws_url=settings["ws_url"]
     ) as client:
         subscriptions = [

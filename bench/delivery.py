@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
-from fabric_chat import Client, ConversationChatMessage
+from fabric_chat import AsyncClient, ConversationChatMessage
 
 from ._rawws import RawSubscriber
 from ._results import FigureResult
@@ -75,8 +75,8 @@ async def run(*, quick: bool) -> list[FigureResult]:
             raw_probe, sdk_probe = _Probe(), _Probe()
             raw_socket = RawSubscriber(session, server.ws_url, carol_token, raw_probe.received)
             await raw_socket.start()
-            sender = Client(token=alice_token, base_url=server.base_url, ws_url=server.ws_url)
-            receiver = Client(token=bob_token, base_url=server.base_url, ws_url=server.ws_url)
+            sender = AsyncClient(token=alice_token, base_url=server.base_url, ws_url=server.ws_url)
+            receiver = AsyncClient(token=bob_token, base_url=server.base_url, ws_url=server.ws_url)
             try:
                 subscription = await receiver.chat.subscribe(
                     address_id=alice.me, on_message=sdk_probe.received

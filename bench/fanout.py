@@ -1,6 +1,6 @@
 """Figure ``fan-out``: one message to 1,000 subscribed sockets over several client processes.
 
-SDK side: 1,000 subscribers of one room, each a ``fabric_chat.Client`` with ``chat.subscribe``
+SDK side: 1,000 subscribers of one room, each a ``fabric_chat.AsyncClient`` with ``chat.subscribe``
 on the room (one socket each), spread over four processes (:mod:`bench._fanout_worker`); the
 coordinator POSTs one message to the room and times each delivery, from just before the POST to
 each ``on_message``. Raw baseline: a tiny aiohttp server (:mod:`bench._rawhub`) pushing the same

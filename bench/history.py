@@ -3,7 +3,7 @@
 The raw baseline hits the same route (``/api/fabric/conversations/{group_id}/messages``) with the
 same bearer header, the group id obtained once, one ``aiohttp.ClientSession`` and a prebuilt
 msgspec decoder into the same item type (``ConversationChatMessage``). The SDK side uses
-``fabric_chat.Client`` with the join already cached. The server runs in its own process.
+``fabric_chat.AsyncClient`` with the join already cached. The server runs in its own process.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 from fabric_chat.models import ConversationChatMessage, PageLinks
 
 from ._results import FigureResult
@@ -63,7 +63,7 @@ async def run(*, quick: bool) -> list[FigureResult]:
                 raw_cpu.stop(calls)
                 return (time.perf_counter() - started) / calls * 1e3
 
-            async with Client(
+            async with AsyncClient(
                 token=pair.alice.token, base_url=server.base_url, ws_url=server.ws_url
             ) as client:
                 await client.chat.join(address_id=pair.bob.me)

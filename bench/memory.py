@@ -1,7 +1,7 @@
 """Figure ``memory``: client RSS per subscription, and server RSS per open socket.
 
-Client: a fresh process (:mod:`bench._memory_probe`) holds one ``fabric_chat.Client``; its RSS
-(``VmRSS``) is read with 1 subscription and with 1,000 (one per room, distinct conversations);
+Client: a fresh process (:mod:`bench._memory_probe`) holds one ``fabric_chat.AsyncClient``; its
+RSS (``VmRSS``) is read with 1 subscription and with 1,000 (one per room, distinct conversations);
 the figure is the difference per added subscription. Server: a fresh server process per run;
 its RSS is read with one socket open and with 1,000 more raw sockets connected
 (``signalwire.connect`` done, one session each); the figure is the difference per socket.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 
 from ._results import FigureResult
 from ._server import BenchServer, open_pair
@@ -68,7 +68,7 @@ async def run(*, quick: bool) -> list[FigureResult]:
                                 break
                 return time.perf_counter() - started
 
-            async with Client(token=pair.bob.token, base_url=server.base_url) as client:
+            async with AsyncClient(token=pair.bob.token, base_url=server.base_url) as client:
 
                 async def backfill() -> float:
                     started = time.perf_counter()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 from fabric_chat.models import ConversationMessage
 
 from ._results import FigureResult
@@ -83,7 +83,7 @@ async def run(*, quick: bool) -> list[FigureResult]:
                 message = decode(await alice.send(session, group_id, f"raw message {index}"))
                 assert message.text
 
-            async with Client(
+            async with AsyncClient(
                 token=alice.token, base_url=server.base_url, ws_url=server.ws_url
             ) as client:
                 await client.chat.join(address_id=pair.bob.me)

@@ -46,7 +46,12 @@ CLIENT_OPTION_TYPES = (
     "HttpConnector",
 )
 
+#: The async flavour of a generated class ``X`` is ``AsyncX`` (``Client`` / ``AsyncClient``),
+#: as httpx and openai name theirs: the plain name is the sync one.
+ASYNC_PREFIX = "Async"
+
 __all__ = [
+    "ASYNC_PREFIX",
     "OPENAPI_PREFIX",
     "build_ir",
     "constraint_keywords",
@@ -162,8 +167,9 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     anchors = {obj.name: obj.anchor for obj in objects}
     anchors.update({sdk_type.name: sdk_type.anchor for sdk_type in sdk_types})
     client_name = data["client"]["class_name"]
+    async_client_name = ASYNC_PREFIX + client_name
     namespace_uses = ImportSet(model_names)
-    namespace_uses.use(ENGINE.partition(":")[2])
+    namespace_uses.use(ENGINE.partition(":")[2], "EventLoopThread")
     namespaces = []
     for attr, namespace in data["namespaces"].items():
         methods = tuple(
@@ -171,11 +177,19 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
             for name, method in namespace["methods"].items()
         )
         namespaces.append(
-            NamespaceIR(attr, namespace["class_name"], namespace["description"], methods)
+            NamespaceIR(
+                attr,
+                namespace["class_name"],
+                ASYNC_PREFIX + namespace["class_name"],
+                namespace["description"],
+                methods,
+            )
         )
     local = {ns.class_name: "._namespaces" for ns in namespaces}
+    local.update({ns.async_class_name: "._namespaces" for ns in namespaces})
     client_uses = ImportSet(model_names, {**local, "CONTRACT": ".contract"})
-    client_uses.use("Self", "BaseClient", "CONTRACT", "Engine", *local)
+    client_uses.use("Self", "BaseClient", "SyncBaseClient", "EventLoopThread")
+    client_uses.use("CONTRACT", "Engine", *local)
     client_uses.use(*CLIENT_OPTION_TYPES)
     client_methods = tuple(
         build_method(data, "client.", name, method, anchors, client_uses)
@@ -209,13 +223,14 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         contract_uses.use(*(m.result for m in rpc_methods))
     if events:
         contract_uses.use("EventType", *(event.payload for event in events))
-    result_names = tuple(sorted(result_types()))
+    result_names = tuple(sorted([*result_types(), *(f"Sync{name}" for name in result_types())]))
     errors = tuple(error_docs())
-    package_uses = ImportSet(model_names, {**local, client_name: ".client"})
+    clients = {client_name: ".client", async_client_name: ".client"}
+    package_uses = ImportSet(model_names, {**local, **clients})
     package_uses.future = False
     returned = [m.item_type for ns in namespaces for m in ns.methods]
     public = _public_models(objects, returned + [m.item_type for m in client_methods])
-    package_uses.reexport(*errors, *result_names, *RUNTIME_EXPORTS, *local, client_name, *public)
+    package_uses.reexport(*errors, *result_names, *RUNTIME_EXPORTS, *local, *clients, *public)
     return PackageIR(
         title=data["info"]["title"],
         package=data["info"].get("package", "fabric_chat"),
@@ -229,7 +244,7 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         rpc_methods=rpc_methods,
         rpc_errors=tuple(rpc_errors[code] for code in sorted(rpc_errors)),
         events=events,
-        client=ClientIR(client_name, tuple(namespaces), client_methods),
+        client=ClientIR(client_name, async_client_name, tuple(namespaces), client_methods),
         sdk_types=sdk_types,
         anchors=anchors,
         error_classes=errors,

@@ -13,10 +13,16 @@ from typing import Any
 from .binding import Binding, bind
 from .build_objects import literal
 from .imports import ImportSet
-from .ir import MethodIR, MethodParamIR
+from .ir import MethodIR, MethodParamIR, SyncMethodIR
 from .runtime_api import EngineMethod, engine_methods, error_docs, result_types
 
-__all__ = ["build_method", "operation_engine_method", "returns_annotation"]
+__all__ = [
+    "build_method",
+    "operation_engine_method",
+    "returns_annotation",
+    "sync_example",
+    "sync_returns_annotation",
+]
 
 _DOC_WIDTH = 88
 """The widest one-line signature the reference shows; longer ones get a parameter a line."""
@@ -32,6 +38,17 @@ _RETURNS_DOC = {
     ),
     "stream": "A MessageStream: ``async with ... as messages: async for message in messages``.",
 }
+_SYNC_RETURNS_DOC = {
+    "page": (
+        "The first page: ``data`` holds the items; ``for item in page`` walks every page; "
+        "``has_next`` / ``has_prev``, ``next_page()`` / ``prev_page()`` walk to older / newer "
+        "pages."
+    ),
+    "iterator": "An iterator over every item, page after page, newest first.",
+    "stream": "A SyncMessageStream: ``with ... as messages: for message in messages``.",
+}
+_SYNC_PREFIX = "Sync"
+"""The runtime's sync face of a result type ``X`` is ``SyncX`` (``SyncPage``, ...)."""
 _OPERATION_RAISES = ("InvalidArgumentError", "APIError", "APIConnectionError", "APITimeoutError")
 """What a method bound to an operation documents it raises, unless its spec says."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -53,6 +70,43 @@ def returns_annotation(kind: str, item_type: str, uses: ImportSet) -> str:
     name = _result_type(kind)
     uses.use(name)
     return f"{name}[{item_type}]" if result_types()[name].generic else name
+
+
+def sync_returns_annotation(kind: str, item_type: str, uses: ImportSet) -> str:
+    """Return the annotation of what the sync twin of a method of ``kind`` returns."""
+    uses.use(item_type)
+    if kind == "object":
+        return item_type
+    if kind == "iterator":
+        uses.use("Iterator")
+        return f"Iterator[{item_type}]"
+    name = _result_type(kind)
+    sync_name = _SYNC_PREFIX + name
+    uses.use(sync_name)
+    return f"{sync_name}[{item_type}]" if result_types()[name].generic else sync_name
+
+
+def _sync_call(kind: str, call: str, callback: str | None, uses: ImportSet) -> str:
+    """Return what the sync twin returns: ``call`` (the engine call) run on its loop thread."""
+    if kind == "object":
+        return f"self._loop.run({call})"
+    if kind == "iterator":
+        return f"self._loop.iterate({call})"
+    if kind == "subscription":
+        if callback is None:
+            msg = "a subscription method needs a callback parameter"
+            raise LookupError(msg)
+        uses.use("open_subscription")
+        return f"open_subscription(self._loop, {callback}, lambda {callback}: {call})"
+    sync_name = _SYNC_PREFIX + _result_type(kind)
+    if kind == "page":
+        return f"{sync_name}(self._loop.run({call}), self._loop)"
+    return f"{sync_name}({call}, self._loop)"
+
+
+def sync_example(example: str) -> str:
+    """Return an async example as the sync client writes it: no ``await``, no ``async``."""
+    return re.sub(r"\bawait |\basync (?=for\b|with\b)", "", example)
 
 
 def operation_engine_method(kind: str) -> EngineMethod:
@@ -232,6 +286,21 @@ def build_method(
         if name in docs and (params or name != "InvalidArgumentError")
     ]
     returns_spec: dict[str, Any] = method.get("returns", {})
+    example = method.get("example") or _example(owner, py_name, kind, params)
+    returns_doc = returns_spec.get("description") or _RETURNS_DOC.get(kind, f"The {item_type}.")
+    callback = next(
+        (name for name, p in method.get("params", {}).items() if p.get("type") == "callback"),
+        None,
+    )
+    engine_call = f"self._engine.{engine.name}({', '.join(call_args)})"
+    sync = SyncMethodIR(
+        returns=sync_returns_annotation(kind, item_type, uses),
+        returns_doc=_SYNC_RETURNS_DOC.get(kind, returns_doc)
+        if "description" not in returns_spec
+        else returns_doc,
+        call=_sync_call(kind, engine_call, callback, uses),
+        example=sync_example(example),
+    )
     return MethodIR(
         py_name=py_name,
         js_name=method.get("js_name"),
@@ -248,11 +317,12 @@ def build_method(
             (name, anchors[name]) for name in _IDENTIFIER.findall(returns) if name in anchors
         ),
         returns=returns,
-        returns_doc=returns_spec.get("description") or _RETURNS_DOC.get(kind, f"The {item_type}."),
+        returns_doc=returns_doc,
         summary=method["summary"],
         description=method.get("description", ""),
         raises=tuple((name, docs[name]) for name in raises),
         engine_method=engine.name,
         call_args=tuple(call_args),
-        example=method.get("example") or _example(owner, py_name, kind, params),
+        example=example,
+        sync=sync,
     )

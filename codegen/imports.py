@@ -22,6 +22,7 @@ _STDLIB = {
     "Self": "typing",
     "AsyncIterator": "collections.abc",
     "Callable": "collections.abc",
+    "Iterator": "collections.abc",
     "Mapping": "collections.abc",
     "Sequence": "collections.abc",
     "dataclass": "dataclasses",

@@ -28,6 +28,7 @@ __all__ = [
     "RpcMethodIR",
     "SdkTypeIR",
     "StatusIR",
+    "SyncMethodIR",
 ]
 
 
@@ -242,6 +243,23 @@ class MethodIR:
     call_args: tuple[str, ...]
     """The engine call's arguments, e.g. ``address_id``, ``result_type=Address``."""
     example: str
+    sync: SyncMethodIR
+    """How the sync client's twin of this method differs: return, docs, and its one call."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMethodIR:
+    """The sync flavour of a :class:`MethodIR`: same name, arguments, checks and engine call.
+
+    The engine call runs on the sync client's own loop thread; what comes back is wrapped in
+    the runtime's sync face of it (``SyncPage``, ``SyncSubscription``, ``SyncMessageStream``).
+    """
+
+    returns: str
+    returns_doc: str
+    call: str
+    """The expression the method returns, e.g. ``self._loop.run(self._engine.join(...))``."""
+    example: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,15 +278,21 @@ class NamespaceIR:
 
     attr: str
     class_name: str
+    """The sync namespace's class (``ChatNamespace``)."""
+    async_class_name: str
+    """The async namespace's class (``AsyncChatNamespace``), as openai and httpx name theirs."""
     description: str
     methods: tuple[MethodIR, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ClientIR:
-    """The generated ``Client`` class."""
+    """The generated clients: ``Client`` (sync) and ``AsyncClient``."""
 
     class_name: str
+    """The sync client's class (``Client``)."""
+    async_class_name: str
+    """The async client's class (``AsyncClient``)."""
     namespaces: tuple[NamespaceIR, ...]
     methods: tuple[MethodIR, ...]
 

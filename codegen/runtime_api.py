@@ -39,6 +39,7 @@ _SYMBOL_MODULES = (
     "fabric_chat_runtime.retry",
     "fabric_chat_runtime.session",
     "fabric_chat_runtime.state",
+    "fabric_chat_runtime.sync",
     "fabric_chat_runtime.tokens",
     "fabric_chat_runtime.transport",
 )

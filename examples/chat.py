@@ -21,7 +21,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 
-from fabric_chat import Client, ConversationChatMessage, FabricChatError
+from fabric_chat import AsyncClient, ConversationChatMessage, FabricChatError
 
 __all__ = ["chat", "main", "parse_args", "stdin_lines"]
 
@@ -63,7 +63,7 @@ async def stdin_lines() -> AsyncIterator[str]:
 
 async def chat(args: argparse.Namespace) -> int:
     """Chat with ``args.address`` until end of input or Ctrl-C."""
-    async with Client(token=args.token, base_url=args.server) as client:
+    async with AsyncClient(token=args.token, base_url=args.server) as client:
         me = await client.get_subscriber_info()
         if args.history > 0:
             page = await client.chat.get_messages(address_id=args.address, page_size=args.history)

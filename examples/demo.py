@@ -1,7 +1,7 @@
 """Two subscribers chat through the SDK against the embedded local server (``make demo``).
 
 Starts the local chat server on 127.0.0.1 (a free port, a throwaway SQLite file), mints tokens
-for alice and bob, and plays a short conversation with :class:`fabric_chat.Client`: who am I,
+for alice and bob, and plays a short conversation with :class:`fabric_chat.AsyncClient`: who am I,
 join, live subscriptions that print each message as it arrives, messages both ways, the history
 walked with ``next_page()`` and back with ``prev_page()``, then ``cancel()``. Everything is
 closed at the end; the whole run is bounded by a timeout, so it never hangs.
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 try:
-    from fabric_chat import Client, ConversationChatMessage, FabricChatError, Page
+    from fabric_chat import AsyncClient, ConversationChatMessage, FabricChatError, Page
     from fabric_chat_server.testing import LocalServer
 except ImportError as exc:  # pragma: no cover - only without an install
     sys.exit(f"{exc}: run `make demo`, which installs fabric-chat into .venv first")
@@ -97,7 +97,10 @@ async def run_demo() -> None:
         print("  minted subscriber tokens for alice and bob")
 
         # No base_url: the SDK reads the server's URL from the token's `ch` header.
-        async with Client(token=tokens["alice"]) as alice, Client(token=tokens["bob"]) as bob:
+        async with (
+            AsyncClient(token=tokens["alice"]) as alice,
+            AsyncClient(token=tokens["bob"]) as bob,
+        ):
             clients = {"alice": alice, "bob": bob}
 
             section("2. Who am I (client.get_subscriber_info)")

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from fabric_chat import Client, ConversationChatMessage, FabricChatError
+from fabric_chat import AsyncClient, ConversationChatMessage, FabricChatError
 
 __all__ = ["echo", "main", "parse_args"]
 
@@ -46,7 +46,7 @@ async def echo(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     replies = 0
-    async with Client(token=args.token, base_url=args.server) as client:
+    async with AsyncClient(token=args.token, base_url=args.server) as client:
         me = (await client.get_subscriber_info()).id
 
         async def on_message(message: ConversationChatMessage) -> None:

@@ -19,7 +19,7 @@ import sys
 from typing import TextIO
 
 import msgspec
-from fabric_chat import Client, FabricChatError
+from fabric_chat import AsyncClient, FabricChatError
 
 __all__ = ["export", "main", "parse_args"]
 
@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def export(args: argparse.Namespace, out: TextIO) -> int:
     """Write every chat message with ``args.address`` to ``out``; return how many."""
     count = 0
-    async with Client(token=args.token, base_url=args.server) as client:
+    async with AsyncClient(token=args.token, base_url=args.server) as client:
         messages = client.chat.iter_messages(address_id=args.address, page_size=args.page_size)
         async for message in messages:
             out.write(msgspec.json.encode(message).decode() + "\n")

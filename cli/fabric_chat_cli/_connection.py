@@ -2,7 +2,7 @@
 
 Each command takes ``--token`` (``FABRIC_CHAT_TOKEN``), ``--server`` (``FABRIC_CHAT_URL``),
 ``--ws-url`` (``FABRIC_CHAT_WS_URL``), ``--timeout`` and ``--debug``, opens one
-:class:`fabric_chat.Client` and runs one coroutine with it. Every failure is one ``Error: ...``
+:class:`fabric_chat.AsyncClient` and runs one coroutine with it. Every failure is one ``Error: ...``
 line on stderr with the token blanked out: bad usage (no token, a bad option value) exits with
 status 2, anything that goes wrong afterwards with status 1. ``--debug`` lets the traceback
 through instead, and turns on the SDK's debug logging (which never contains the token).
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 import fabric_chat
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -64,12 +64,14 @@ class Connection:
     def __repr__(self) -> str:
         return f"Connection(server={self.server!r}, ws_url={self.ws_url!r})"
 
-    def client(self) -> Client:
+    def client(self) -> AsyncClient:
         """Return a new SDK client for this connection (use it with ``async with``)."""
         ws_url = self.ws_url
         if ws_url is None and self.server is not None:
             ws_url = _socket_url(self.server)
-        return Client(token=self.token, base_url=self.server, ws_url=ws_url, timeout=self.timeout)
+        return AsyncClient(
+            token=self.token, base_url=self.server, ws_url=ws_url, timeout=self.timeout
+        )
 
 
 class UsageLine(click.ClickException):
@@ -217,7 +219,7 @@ def describe_error(exc: BaseException, *, address: str | None = None) -> str:
 
 def run_with_client(
     connection: Connection,
-    work: Callable[[Client], Awaitable[_T]],
+    work: Callable[[AsyncClient], Awaitable[_T]],
     *,
     address: str | None = None,
 ) -> _T:

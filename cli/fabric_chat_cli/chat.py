@@ -1,6 +1,6 @@
 """``fabric-chat whoami | join | send | history | tail``: chat from the shell, through the SDK.
 
-Every command here talks to the server only through :class:`fabric_chat.Client`, so it works
+Every command here talks to the server only through :class:`fabric_chat.AsyncClient`, so it works
 against the local server and the real service alike. The server URL and the token come from
 ``--server`` / ``--token`` or ``FABRIC_CHAT_URL`` / ``FABRIC_CHAT_TOKEN``; with no URL the SDK
 derives it from the token.
@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 import click
-from fabric_chat import AuthenticationError, Client, ConversationChatMessage, Page
+from fabric_chat import AsyncClient, AuthenticationError, ConversationChatMessage, Page
 
 from ._connection import Connection, OneLineCommand, connection_options, run_with_client
 from ._output import HistoryProgress, echo_line, format_message, printable, to_json_line
@@ -50,7 +50,7 @@ _ADDRESS = click.argument("address", metavar="ADDRESS")
 def whoami(as_json: bool, address_only: bool, connection: Connection) -> None:
     """Show the subscriber the token belongs to, and its addresses."""
 
-    async def work(client: Client) -> None:
+    async def work(client: AsyncClient) -> None:
         info = await client.get_subscriber_info()
         if as_json:
             echo_line(to_json_line(info))
@@ -79,7 +79,7 @@ def join(address: str, connection: Connection) -> None:
     Nothing is sent; joining again changes nothing.
     """
 
-    async def work(client: Client) -> None:
+    async def work(client: AsyncClient) -> None:
         joined = await client.chat.join(address_id=address)
         members = len(joined.fabric_address_ids)
         echo_line(f"joined conversation {printable(joined.group_id)} ({members} members)")
@@ -119,7 +119,7 @@ def send(
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
 
-    async def work(client: Client) -> None:
+    async def work(client: AsyncClient) -> None:
         conversation = await client.chat.send_message(
             address_id=address, text=text, metadata=metadata, details=details
         )
@@ -167,7 +167,7 @@ def history(
     def line(message: ConversationChatMessage) -> str:
         return to_json_line(message) if as_json else format_message(message)
 
-    async def work(client: Client) -> None:
+    async def work(client: AsyncClient) -> None:
         page: Page[ConversationChatMessage] | None
         page = await client.chat.get_messages(address_id=address, page_size=page_size)
         if not walk_all:
@@ -212,7 +212,7 @@ def tail(address: str, as_json: bool, max_messages: int | None, connection: Conn
     revoked) the connection cannot come back: tail exits with one error line and status 1.
     """
 
-    async def work(client: Client) -> None:
+    async def work(client: AsyncClient) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)

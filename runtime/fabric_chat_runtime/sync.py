@@ -1,6 +1,7 @@
 """What the generated sync ``Client`` runs on: its own event loop thread and sync views.
 
-A sync client owns an :class:`EventLoopThread`: the async client lives on that loop, and each
+A sync client (:class:`SyncBaseClient`) owns an :class:`EventLoopThread`: the async client
+lives on that loop, and each
 sync call submits one coroutine to it and waits. The caller's thread never runs an event loop,
 so the same client works in a plain script, across any number of calls, and inside Jupyter
 (where the caller's thread already runs a loop). Subscription callbacks run on the client's
@@ -16,21 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
+import inspect
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from .client import BaseClient
+from .engine import Engine
 from .errors import ClientClosedError
 from .pagination import Page
+from .state import ConnectionState
 from .subscriptions import MessageStream, Subscription
 
 __all__ = [
     "EventLoopThread",
+    "SyncBaseClient",
     "SyncMessageStream",
     "SyncPage",
     "SyncSubscription",
+    "open_subscription",
 ]
 
 T = TypeVar("T")
@@ -88,11 +96,16 @@ class EventLoopThread:
             except StopAsyncIteration:
                 return False, None
 
-        while True:
-            more, item = self.run(step())
-            if not more:
-                return
-            yield item  # type: ignore[misc]
+        try:
+            while True:
+                more, item = self.run(step())
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            close = getattr(items, "aclose", None)
+            if close is not None and not self._closed:
+                self.run(close())
 
     def callback(self, function: Callable[[T], object]) -> Callable[[T], None]:
         """Return a plain function that hands each call to the callback thread, in order."""
@@ -120,7 +133,8 @@ class SyncPage(Generic[T]):
 
     ``data`` holds the items; ``has_next`` / ``has_prev`` say whether an older / newer page
     exists; :meth:`next_page` / :meth:`prev_page` fetch it (``None`` past either end).
-    ``for item in page`` yields this page's items; :meth:`iter_all` walks every older page too.
+    ``for item in page`` walks this page and every older one (as ``async for`` over a
+    :class:`~.pagination.Page`); ``page.data`` is this page's items alone.
     """
 
     def __init__(self, page: Page[T], loop: EventLoopThread) -> None:
@@ -135,7 +149,8 @@ class SyncPage(Generic[T]):
         return len(self.data)
 
     def __iter__(self) -> Iterator[T]:
-        return iter(self.data)
+        """``for item in page`` walks this page and every older one (:meth:`iter_all`)."""
+        return self.iter_all()
 
     @property
     def has_next(self) -> bool:
@@ -205,7 +220,10 @@ class _Gate:
     def __call__(self, item: Any) -> None:
         with self._lock:
             if not self.closed:
-                self._function(item)
+                result = self._function(item)
+                if inspect.iscoroutine(result):
+                    # A coroutine function given to a sync client: run it here, in order.
+                    asyncio.run(result)
 
     def close(self) -> None:
         with self._lock:
@@ -262,3 +280,96 @@ class SyncMessageStream(Generic[T]):
             return self._loop.run(receive())
         except StopAsyncIteration:
             raise StopIteration from None
+
+
+class SyncBaseClient:
+    """The base of the generated sync ``Client``: an async client on its own loop thread.
+
+    SEAM: the generated ``Client.__init__`` passes a function that builds its ``AsyncClient``
+    with the same typed options; it runs on the loop thread (where the async client lives), then
+    ``_bind(engine, loop)`` binds the sync namespaces. :meth:`with_options` binds them again for
+    a derived client.
+    """
+
+    _async: BaseClient
+    _engine: Engine
+    _loop: EventLoopThread
+    _owns_loop: bool = True
+
+    def __init__(self, build: Callable[[], BaseClient]) -> None:
+        loop = EventLoopThread()
+
+        async def make() -> BaseClient:
+            return build()
+
+        try:
+            self._async = loop.run(make())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop = loop
+        self._engine = self._async._engine
+        self._bind(self._engine, loop)
+
+    def _bind(self, engine: Engine, loop: EventLoopThread) -> None:
+        """Bind the sync namespaces to ``engine`` and ``loop`` (the generated client does)."""
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """Return a client that shares this one's connection, with other call defaults.
+
+        ``client.with_options(timeout=5).chat.get_messages(...)`` for one call, or keep the
+        derived client. It shares the socket, the caches, the token and the loop thread;
+        closing it does nothing, closing this one closes both.
+
+        Args:
+            timeout: Seconds for each call that takes no ``timeout``; ``None``: unchanged.
+            max_retries: Retries after a failed attempt; ``None``: unchanged.
+
+        Raises:
+            InvalidArgumentError: A value is out of range.
+        """
+        derived = copy.copy(self)
+        derived._async = self._async.with_options(timeout=timeout, max_retries=max_retries)
+        derived._engine = derived._async._engine
+        derived._owns_loop = False
+        derived._bind(derived._engine, self._loop)
+        return derived
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace(type(self._async).__name__, type(self).__name__, 1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel every subscription, close the socket, the HTTP session and the loop thread.
+
+        Idempotent. A client from :meth:`with_options` owns nothing: closing it does nothing.
+        """
+        if not self._owns_loop or self._loop.closed:
+            return
+        try:
+            self._loop.run(self._async.aclose())
+        finally:
+            self._loop.close()
+
+    @property
+    def state(self) -> ConnectionState:
+        """The socket's connection state (``idle`` until the first subscription)."""
+        return self._async.state
+
+    def on_state_change(self, callback: Callable[[ConnectionState], object]) -> Callable[[], None]:
+        """Call ``callback(state)`` on the client's callback thread on every state change.
+
+        Returns:
+            A function that stops the callbacks.
+        """
+        return self._async.on_state_change(self._loop.callback(callback))

@@ -18,12 +18,12 @@ from pathlib import Path
 import fabric_chat_cli
 import jwt
 import pytest
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 from fabric_chat_server.testing import LocalServer
 
 from .conftest import FABRIC_CHAT, Result, Running, Server, clean_env, cli, mint
 
-#: Modules the SDK-based commands must not import: they go through ``fabric_chat.Client``.
+#: Modules the SDK-based commands must not import: they go through ``fabric_chat.AsyncClient``.
 _RAW_HTTP = {"aiohttp", "httpx", "requests", "http", "fabric_chat_runtime"}
 COMMANDS = ("serve", "token", "room", "whoami", "join", "send", "history", "tail")
 
@@ -134,7 +134,7 @@ def test_history_all_walks_every_page(server: Server) -> None:
     texts = [f"note {n:02}" for n in range(23)]
 
     async def seed() -> tuple[str, str]:
-        async with Client(token=carol) as c, Client(token=dave) as d:
+        async with AsyncClient(token=carol) as c, AsyncClient(token=dave) as d:
             dave_address = (await d.get_subscriber_info()).fabric_addresses[0].id
             carol_address = (await c.get_subscriber_info()).fabric_addresses[0].id
             for text in texts:
@@ -171,7 +171,7 @@ def test_history_into_a_closed_pipe_ends_quietly(server: Server) -> None:
     big = "y" * 20_000  # 12 of these overflow a 64 KiB pipe buffer
 
     async def seed() -> str:
-        async with Client(token=erin) as e, Client(token=frank) as f:
+        async with AsyncClient(token=erin) as e, AsyncClient(token=frank) as f:
             frank_address = (await f.get_subscriber_info()).fabric_addresses[0].id
             for n in range(12):
                 await e.chat.send_message(address_id=frank_address, text=f"{n} {big}")
@@ -376,7 +376,7 @@ def test_debug_shows_the_traceback_but_never_the_token(server: Server) -> None:
 
 
 def test_the_chat_commands_talk_through_the_sdk_only() -> None:
-    """whoami, join, send, history and tail use ``fabric_chat.Client``, never raw HTTP."""
+    """whoami, join, send, history and tail use ``fabric_chat.AsyncClient``, never raw HTTP."""
     cli_dir = Path(fabric_chat_cli.__file__).parent
     for name in ("chat.py", "_connection.py", "_output.py"):
         tree = ast.parse((cli_dir / name).read_text(encoding="utf-8"))
@@ -422,7 +422,7 @@ async def test_tail_reports_a_dropped_connection_and_catches_up(tmp_path: Path) 
                 assert b"listening for messages" in await tail.stderr.readline()
                 await local.stop()
                 assert await tail.stderr.readline() == b"connection lost; reconnecting...\n"
-                async with Client(token=alice) as client:  # sent while tail is away
+                async with AsyncClient(token=alice) as client:  # sent while tail is away
                     await local.start()
                     await client.chat.send_message(address_id=bob_address, text="while away")
                 assert (await tail.stdout.readline()).endswith(b"  Alice: while away\n")

@@ -35,7 +35,7 @@ def test_editable_install_in_a_fresh_venv_imports_all_four(tmp_path: Path) -> No
     assert any(purelib.glob("*fabric_chat*.pth")), sorted(p.name for p in purelib.iterdir())
     probe = (
         "import fabric_chat, fabric_chat_runtime, fabric_chat_server, fabric_chat_cli\n"
-        "from fabric_chat import Client, ConversationChatMessage\n"
+        "from fabric_chat import AsyncClient, ConversationChatMessage\n"
         "from fabric_chat.contract import CONTRACT\n"
         "assert CONTRACT.route('sendMessage').status == 201\n"
         "for m in (fabric_chat, fabric_chat_runtime, fabric_chat_server, fabric_chat_cli):\n"

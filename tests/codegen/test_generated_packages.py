@@ -15,10 +15,10 @@ from .spec_packages import mypy_strict
 pytestmark = pytest.mark.timeout(300)
 
 ISSUE_USAGE = """\
-from fabric_chat import Address, Client, Page
+from fabric_chat import Address, AsyncClient, Page
 
 
-async def use(client: Client) -> None:
+async def use(client: AsyncClient) -> None:
     one: Address = await client.get_address(address_id="a1")
     many: Page[Address] = await client.list_addresses(page_size=5)
     same: Address = await client.directory.get_address(address_id="a1")
@@ -29,9 +29,10 @@ async def use(client: Client) -> None:
 
 
 LIBRARY_USAGE = """\
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from library_sdk import (
+    AsyncLibraryClient,
     Book,
     Image,
     LibraryClient,
@@ -40,10 +41,25 @@ from library_sdk import (
     Notice,
     Page,
     Subscription,
+    SyncMessageStream,
+    SyncPage,
+    SyncSubscription,
 )
 
 
-async def use(client: LibraryClient) -> None:
+def use_sync(client: LibraryClient) -> None:
+    book: Book = client.get_book(book_id="b1")
+    books: SyncPage[Book] = client.books.list_books(tag="sf")
+    loan: Loan = client.loans.lend(book_id="b1", reader="ann", days=3)
+    walk: Iterator[Notice] = client.notices.iter_notices()
+    feed: SyncSubscription = client.notices.subscribe(on_message=print)
+    stream: SyncMessageStream[Notice] = client.notices.stream()
+    for item in books:
+        print(item.title)
+    print(book, books, loan, walk, feed, stream)
+
+
+async def use(client: AsyncLibraryClient) -> None:
     book: Book = await client.get_book(book_id="b1")
     made: Book = await client.books.create_book(
         title="t", author_id="a1", tags=["x"], cover=Image(url="u"), idempotency_key="k"

@@ -9,7 +9,7 @@ from typing import Any
 
 import fabric_chat
 import pytest
-from fabric_chat._namespaces import ChatNamespace, ConversationNamespace
+from fabric_chat._namespaces import AsyncChatNamespace, AsyncConversationNamespace
 from fabric_chat_runtime.pagination import Page
 from fabric_chat_runtime.subscriptions import MessageStream, Subscription
 
@@ -20,7 +20,7 @@ from .conftest import SPEC
 
 DATA: dict[str, Any] = load_spec(SPEC).data
 DOC_PATH = "docs/reference/chat.md"
-NAMESPACES = {"chat": ChatNamespace, "conversation": ConversationNamespace}
+NAMESPACES = {"chat": AsyncChatNamespace, "conversation": AsyncConversationNamespace}
 RUNTIME_TYPES: dict[str, type] = {
     "Page": Page,
     "Subscription": Subscription,
@@ -185,14 +185,14 @@ def test_method_docstrings_are_google_style(ns: str, owner: type) -> None:
 
 
 def test_client_help_names_its_namespaces() -> None:
-    doc = inspect.getdoc(fabric_chat.Client)
+    doc = inspect.getdoc(fabric_chat.AsyncClient)
     assert doc is not None
-    assert "chat (ChatNamespace): The Chat namespace" in doc
-    assert "conversation (ConversationNamespace): " in doc
-    init = inspect.getdoc(fabric_chat.Client.__init__)
+    assert "chat (AsyncChatNamespace): The Chat namespace" in doc
+    assert "conversation (AsyncConversationNamespace): " in doc
+    init = inspect.getdoc(fabric_chat.AsyncClient.__init__)
     assert init is not None
     for name in ("token", "token_provider", "base_url", "ws_url", "timeout", "max_retries"):
         assert f"    {name}: " in init
-    info = inspect.getdoc(fabric_chat.Client.get_subscriber_info)
+    info = inspect.getdoc(fabric_chat.AsyncClient.get_subscriber_info)
     assert info is not None
     assert "Returns:\n    The SubscriberInfo." in info

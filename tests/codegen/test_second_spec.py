@@ -67,7 +67,7 @@ def test_the_reference_documents_every_namespace(library_package: Path) -> None:
         assert heading in reference
     for heading in ("### notices.latest", "### notices.iter_notices", "### notices.subscribe"):
         assert heading in reference
-    assert "from library_sdk import LibraryClient" in reference
+    assert "from library_sdk import AsyncLibraryClient, LibraryClient" in reference
 
 
 async def _first(queue: asyncio.Queue[Any]) -> Any:
@@ -77,7 +77,7 @@ async def _first(queue: asyncio.Queue[Any]) -> Any:
 
 async def test_every_method_against_the_library_server(library: ModuleType) -> None:
     async with LibraryServer() as server:
-        client = library.LibraryClient(
+        client = library.AsyncLibraryClient(
             token=server.token, base_url=server.base_url, ws_url=server.ws_url
         )
         async with client:

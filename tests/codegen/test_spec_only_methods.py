@@ -28,7 +28,7 @@ def sdk(issue_package: Path) -> ModuleType:
 
 
 def test_the_methods_are_typed_and_documented(sdk: ModuleType, issue_package: Path) -> None:
-    client = sdk.Client
+    client = sdk.AsyncClient
     assert client.get_address.__annotations__["return"] == "Address"
     assert client.list_addresses.__annotations__["return"] == "Page[Address]"
     namespace = sdk.DirectoryNamespace
@@ -52,7 +52,7 @@ async def test_the_methods_work_against_the_real_server(sdk: ModuleType, tmp_pat
     async with LocalServer(db_path=tmp_path / "chat.db") as server:
         token = await server.token("alice")
         rooms = [await server.create_room(f"room-{n}") for n in range(3)]
-        async with sdk.Client(token=token, base_url=server.base_url) as client:
+        async with sdk.AsyncClient(token=token, base_url=server.base_url) as client:
             for owner in (client, client.conversation, client.directory):
                 address: Any = await owner.get_address(address_id=rooms[0])
                 assert isinstance(address, sdk.Address)

@@ -13,7 +13,7 @@ from typing import Any
 import fabric_chat
 import pytest
 from fabric_chat import contract, models
-from fabric_chat._namespaces import ChatNamespace, ConversationNamespace
+from fabric_chat._namespaces import AsyncChatNamespace, AsyncConversationNamespace
 from fabric_chat_runtime.errors import InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,9 @@ ERRORS = {
 
 
 def test_public_names() -> None:
-    expected = {"Client", "ChatNamespace", "ConversationNamespace", "Page", "Subscription"}
+    expected = {"AsyncClient", "AsyncChatNamespace", "AsyncConversationNamespace", "Page"}
+    expected |= {"Client", "ChatNamespace", "ConversationNamespace", "Subscription"}
+    expected |= {"SyncPage", "SyncSubscription", "SyncMessageStream"}
     expected |= {"MessageStream", "ConnectionState", "RetryPolicy", "ReconnectPolicy"}
     expected |= {"HeartbeatPolicy"} | MODELS | ERRORS
     expected |= {"Timeout", "TokenProvider"}
@@ -218,7 +220,7 @@ async def test_namespace_methods_make_one_engine_call(
     engine_kwargs: dict[str, Any],
 ) -> None:
     engine = FakeEngine()
-    owner = (ChatNamespace if namespace == "chat" else ConversationNamespace)(engine)  # type: ignore[arg-type]
+    owner = (AsyncChatNamespace if namespace == "chat" else AsyncConversationNamespace)(engine)  # type: ignore[arg-type]
     assert await _invoke(getattr(owner, method), **kwargs) == f"{engine_method}-result"
     assert engine.calls == [(engine_method, args, engine_kwargs)]
 
@@ -245,21 +247,21 @@ async def test_arguments_are_checked_before_any_engine_call(
 ) -> None:
     engine = FakeEngine()
     with pytest.raises(InvalidArgumentError, match=message):
-        await _invoke(getattr(ChatNamespace(engine), method), **kwargs)  # type: ignore[arg-type]
+        await _invoke(getattr(AsyncChatNamespace(engine), method), **kwargs)  # type: ignore[arg-type]
     assert engine.calls == []
 
 
 def test_signatures_are_keyword_only_with_spec_defaults() -> None:
-    for owner in (ChatNamespace, ConversationNamespace):
+    for owner in (AsyncChatNamespace, AsyncConversationNamespace):
         for name, member in inspect.getmembers(owner, inspect.isfunction):
             if name.startswith("_"):
                 continue
             params = list(inspect.signature(member).parameters.values())[1:]
             assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), name
             assert "Example:" in (member.__doc__ or ""), name
-    signature = inspect.signature(ChatNamespace.get_messages)
+    signature = inspect.signature(AsyncChatNamespace.get_messages)
     assert signature.parameters["page_size"].default == 10
-    client = inspect.signature(fabric_chat.Client.__init__).parameters
+    client = inspect.signature(fabric_chat.AsyncClient.__init__).parameters
     assert [n for n, p in client.items() if p.kind is inspect.Parameter.KEYWORD_ONLY] == [
         "token", "token_provider", "base_url", "ws_url", "timeout", "max_retries", "retry",
         "reconnect", "heartbeat", "ping_timeout", "connect_timeout", "session", "connector",
@@ -267,7 +269,7 @@ def test_signatures_are_keyword_only_with_spec_defaults() -> None:
     ]  # fmt: skip
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in client.values())
     assert client["timeout"].default == 30.0
-    assert inspect.iscoroutinefunction(fabric_chat.Client.get_subscriber_info)
+    assert inspect.iscoroutinefunction(fabric_chat.AsyncClient.get_subscriber_info)
     assert issubclass(
-        fabric_chat.Client, __import__("fabric_chat_runtime.client").client.BaseClient
+        fabric_chat.AsyncClient, __import__("fabric_chat_runtime.client").client.BaseClient
     )

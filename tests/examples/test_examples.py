@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fabric_chat import Client, ConversationChatMessage
+from fabric_chat import AsyncClient, ConversationChatMessage
 from fabric_chat_server.testing import LocalServer
 
 from .conftest import RunExample, clean_env
@@ -71,7 +71,7 @@ async def test_echo_bot_replies_to_each_message_then_stops(
     )
     await bot.wait_for("echo bot ready", "stderr")
     replies: asyncio.Queue[ConversationChatMessage] = asyncio.Queue()
-    async with Client(token=tokens["alice"], base_url=server.base_url) as alice:
+    async with AsyncClient(token=tokens["alice"], base_url=server.base_url) as alice:
 
         def collect(message: ConversationChatMessage) -> None:
             if message.user_name == "Bot":
@@ -95,7 +95,7 @@ async def test_export_history_writes_every_message_as_json_lines(
 ) -> None:
     tokens, address = await _addresses(server, "alice", "bob")
     texts = [f"message {n}" for n in range(7)]
-    async with Client(token=tokens["alice"]) as alice:
+    async with AsyncClient(token=tokens["alice"]) as alice:
         for text in texts:
             await alice.chat.send_message(address_id=address["bob"], text=text)
     output = tmp_path / "history.jsonl"
@@ -138,7 +138,7 @@ async def test_two_terminal_chat_delivers_both_ways(
     server: LocalServer, run_example: RunExample
 ) -> None:
     tokens, address = await _addresses(server, "alice", "bob")
-    async with Client(token=tokens["alice"]) as alice:
+    async with AsyncClient(token=tokens["alice"]) as alice:
         await alice.chat.send_message(address_id=address["bob"], text="earlier message")
     terminals = {
         name: await run_example(

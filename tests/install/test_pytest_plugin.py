@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 
-from fabric_chat import Client
+from fabric_chat import AsyncClient, Client
 from fabric_chat_server.testing import ThreadedServer
 
 
@@ -18,8 +18,10 @@ def test_chat_server_is_a_running_server_for_this_test(chat_server: ThreadedServ
     token = chat_server.token("alice", display_name="Alice")
 
     async def whoami() -> str | None:
-        async with Client(token=token) as client:
+        async with AsyncClient(token=token) as client:
             return (await client.get_subscriber_info()).display_name
 
     assert asyncio.run(whoami()) == "Alice"
+    with Client(token=token) as client:  # the sync client, as the plugin's docstring shows
+        assert client.get_subscriber_info().display_name == "Alice"
     assert chat_server.base_url.startswith("http://127.0.0.1:")

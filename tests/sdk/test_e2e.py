@@ -1,4 +1,4 @@
-"""End to end: ``fabric_chat.Client`` against the real server (``LocalServer``) in-process.
+"""End to end: ``fabric_chat.AsyncClient`` against the real server (``LocalServer``) in-process.
 
 Every example of the seed page, written in Python, is a test here, and so is DESIGN.md's
 public API walk-through.
@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import fabric_chat
 import pytest
-from fabric_chat import Client, ConversationChatMessage, ConversationMessage
+from fabric_chat import AsyncClient, ConversationChatMessage, ConversationMessage
 from fabric_chat_runtime.state import ConnectionState
 from fabric_chat_server.store import MessageRecord
 
@@ -22,7 +22,7 @@ from .conftest import World, eventually, make_token
 
 
 async def test_seed_get_messages_example(world: World) -> None:
-    async with Client(token=world.alice_token) as client:
+    async with AsyncClient(token=world.alice_token) as client:
         await client.chat.send_message(address_id=world.bob, text="hi bob")
         # await client.chat.getMessages({ addressId: "..." });
         page = await client.chat.get_messages(address_id=world.bob)
@@ -37,7 +37,10 @@ async def test_seed_get_messages_example(world: World) -> None:
 
 
 async def test_seed_subscribe_example(world: World) -> None:
-    async with Client(token=world.bob_token) as bob, Client(token=world.alice_token) as alice:
+    async with (
+        AsyncClient(token=world.bob_token) as bob,
+        AsyncClient(token=world.alice_token) as alice,
+    ):
         got: list[ConversationChatMessage] = []
         # const { cancel } = await client.chat.subscribe({ addressId, onMessage(msg) {...} });
         subscription = await bob.chat.subscribe(address_id=world.alice, on_message=got.append)
@@ -75,7 +78,7 @@ def test_seed_conversation_chat_message_example_decodes() -> None:
 
 
 async def test_seed_send_message_example(world: World) -> None:
-    async with Client(token=world.alice_token) as client:
+    async with AsyncClient(token=world.alice_token) as client:
         # await client.chat.sendMessage({ addressId, text: "Hello from SignalWire!" });
         conversation = await client.chat.send_message(
             address_id=world.bob, text="Hello from SignalWire!"
@@ -102,7 +105,7 @@ async def test_seed_join_example_is_idempotent_and_cached(world: World) -> None:
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_request_start)
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-        async with Client(token=world.alice_token, session=session) as client:
+        async with AsyncClient(token=world.alice_token, session=session) as client:
             # await chat.join({ addressId: "..." });
             first, second = await asyncio.gather(
                 client.chat.join(address_id=world.bob), client.chat.join(address_id=world.bob)
@@ -117,7 +120,7 @@ async def test_seed_join_example_is_idempotent_and_cached(world: World) -> None:
 
 
 async def test_design_walkthrough(world: World) -> None:
-    async with Client(token=world.alice_token, base_url=world.server.base_url) as client:
+    async with AsyncClient(token=world.alice_token, base_url=world.server.base_url) as client:
         await client.chat.join(address_id=world.bob)
         conversation = await client.chat.send_message(
             address_id=world.bob, text="Hello", metadata={"k": 1}, details={}
@@ -150,7 +153,7 @@ async def test_design_walkthrough(world: World) -> None:
 
 
 async def test_history_keeps_only_chat_and_refills(world: World) -> None:
-    async with Client(token=world.alice_token) as client:
+    async with AsyncClient(token=world.alice_token) as client:
         joined = await client.chat.join(address_id=world.bob)
         store = world.server.state.store
         info = await client.get_subscriber_info()
@@ -192,7 +195,10 @@ async def test_history_keeps_only_chat_and_refills(world: World) -> None:
 
 
 async def test_conversation_namespace(world: World) -> None:
-    async with Client(token=world.alice_token) as alice, Client(token=world.bob_token) as bob:
+    async with (
+        AsyncClient(token=world.alice_token) as alice,
+        AsyncClient(token=world.bob_token) as bob,
+    ):
         every: list[ConversationMessage] = []
         await bob.conversation.subscribe(on_message=every.append)
         sent = await alice.conversation.send_message(address_id=world.bob, text="via conv")
@@ -208,8 +214,8 @@ async def test_conversation_namespace(world: World) -> None:
 
 async def test_chat_stream(world: World) -> None:
     async with (
-        Client(token=world.alice_token) as alice,
-        Client(token=world.bob_token) as bob,
+        AsyncClient(token=world.alice_token) as alice,
+        AsyncClient(token=world.bob_token) as bob,
         bob.chat.stream(address_id=world.alice) as messages,
     ):
         await alice.chat.send_message(address_id=world.bob, text="s1")
@@ -249,14 +255,14 @@ async def test_chat_stream(world: World) -> None:
 )
 async def test_wrong_arguments_raise_before_any_network_call(call: Any) -> None:
     # Nothing listens on port 9: a network call would raise ConnectionError instead.
-    async with Client(token=make_token("ws://127.0.0.1:9")) as client:
+    async with AsyncClient(token=make_token("ws://127.0.0.1:9")) as client:
         with pytest.raises(fabric_chat.InvalidArgumentError) as caught:
             await call(client)
     assert isinstance(caught.value, ValueError)
 
 
 async def test_api_errors_from_the_real_server(world: World) -> None:
-    async with Client(token=world.alice_token) as client:
+    async with AsyncClient(token=world.alice_token) as client:
         with pytest.raises(fabric_chat.NotFoundError) as missing:
             await client.chat.join(address_id=str(uuid.uuid4()))
         assert missing.value.status == 404
@@ -266,7 +272,7 @@ async def test_api_errors_from_the_real_server(world: World) -> None:
         with pytest.raises(fabric_chat.UnprocessableEntityError):
             await client.chat.join(address_id=world.alice)
     forged = world.alice_token[:-4] + "AAAA"
-    async with Client(token=forged) as client:
+    async with AsyncClient(token=forged) as client:
         with pytest.raises(fabric_chat.AuthenticationError) as caught:
             await client.chat.get_messages(address_id=world.bob)
         assert caught.value.status == 401
@@ -280,7 +286,7 @@ async def test_api_errors_from_the_real_server(world: World) -> None:
 
 async def test_state_api_through_the_client(world: World) -> None:
     states: list[str] = []
-    async with Client(token=world.alice_token) as client:
+    async with AsyncClient(token=world.alice_token) as client:
         client.on_state_change(lambda s: states.append(s.value))
         await client.chat.subscribe(address_id=world.bob, on_message=print)
         assert client.state is ConnectionState.CONNECTED

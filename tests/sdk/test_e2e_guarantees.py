@@ -1,4 +1,4 @@
-"""The promises of the public API, end to end through ``fabric_chat.Client`` and the real server.
+"""The promises of the public API, end to end through ``fabric_chat.AsyncClient`` and the server.
 
 Callbacks (sync and async) and a ``cancel()`` that is final even while a callback is running;
 one socket for every feed; per-call timeouts; a ``send_message`` whose answer is lost and is
@@ -18,7 +18,7 @@ import aiohttp
 import fabric_chat
 import pytest
 from aiohttp import web
-from fabric_chat import Client, ConversationChatMessage
+from fabric_chat import AsyncClient, ConversationChatMessage
 from fabric_chat_runtime import ConnectionState, ReconnectPolicy, RetryPolicy
 
 from .conftest import PEER, Canned, FakeServer, Inbox, World, eventually
@@ -97,10 +97,10 @@ async def test_send_message_retried_after_a_lost_answer_is_stored_once(world: Wo
     async with (
         asyncio.timeout(20),
         LosingProxy(world.server.base_url) as proxy,
-        Client(
+        AsyncClient(
             token=world.alice_token, base_url=proxy.url, ws_url=world.server.ws_url, retry=retry
         ) as alice,
-        Client(token=world.bob_token) as bob,
+        AsyncClient(token=world.bob_token) as bob,
     ):
         await alice.chat.join(address_id=world.bob)
         proxy.lose_sends = 1  # the server stores the first attempt; its answer never arrives
@@ -128,7 +128,10 @@ async def test_on_message_sync_and_async(world: World) -> None:
         await asyncio.sleep(0)
         async_got.append(message)
 
-    async with Client(token=world.bob_token) as bob, Client(token=world.alice_token) as alice:
+    async with (
+        AsyncClient(token=world.bob_token) as bob,
+        AsyncClient(token=world.alice_token) as alice,
+    ):
         await bob.chat.subscribe(address_id=world.alice, on_message=sync_got.append)
         await bob.chat.subscribe(address_id=world.alice, on_message=handle)
         for text in ("a", "b", "c"):
@@ -155,7 +158,10 @@ async def test_a_plain_callback_that_returns_an_awaitable_is_awaited_in_order(
         return finish(message)
 
     witness = Inbox()
-    async with Client(token=world.bob_token) as bob, Client(token=world.alice_token) as alice:
+    async with (
+        AsyncClient(token=world.bob_token) as bob,
+        AsyncClient(token=world.alice_token) as alice,
+    ):
         await bob.chat.subscribe(address_id=world.alice, on_message=plain)
         await bob.chat.subscribe(address_id=world.alice, on_message=witness.append)
         for n in range(3):
@@ -181,7 +187,10 @@ async def test_cancel_is_final_even_while_a_callback_runs(world: World) -> None:
         fired.append(f"end {message.text}")  # never: cancel() came while it waited
 
     witness = Inbox()
-    async with Client(token=world.bob_token) as bob, Client(token=world.alice_token) as alice:
+    async with (
+        AsyncClient(token=world.bob_token) as bob,
+        AsyncClient(token=world.alice_token) as alice,
+    ):
         subscription = await bob.chat.subscribe(address_id=world.alice, on_message=slow)
         await bob.chat.subscribe(address_id=world.alice, on_message=witness.append)
         for n in range(3):
@@ -201,7 +210,7 @@ async def test_cancel_is_final_even_while_a_callback_runs(world: World) -> None:
 
 
 async def test_one_socket_serves_every_feed(server: FakeServer) -> None:
-    async with Client(token=server.token) as client:
+    async with AsyncClient(token=server.token) as client:
         assert client.state is ConnectionState.IDLE
         assert server.connects == []  # nothing opens before the first feed
         calls = Inbox()
@@ -218,12 +227,12 @@ async def test_one_socket_serves_every_feed(server: FakeServer) -> None:
 
 
 async def test_timeouts_default_per_client_and_per_call(server: FakeServer) -> None:
-    assert inspect.signature(Client).parameters["timeout"].default == 30.0
-    default = Client(token=server.token)
+    assert inspect.signature(AsyncClient).parameters["timeout"].default == 30.0
+    default = AsyncClient(token=server.token)
     assert default._engine._http._timeout == 30.0
     await default.aclose()
     join = "/api/fabric/conversations/join"
-    async with Client(token=server.token, timeout=0.1, retry=RetryPolicy(max_attempts=1)) as c:
+    async with AsyncClient(token=server.token, timeout=0.1, retry=RetryPolicy(max_attempts=1)) as c:
         # The client's timeout bounds a slow answer...
         server.fail(join, Canned(200, {}, delay=0.5))
         with pytest.raises(fabric_chat.APITimeoutError, match=r"0\.1s"):
@@ -248,8 +257,8 @@ async def test_no_token_in_any_log_line_repr_or_message(
     reconnect = ReconnectPolicy(base=0.01, cap=0.05)
     async with (
         asyncio.timeout(20),
-        Client(token=world.bob_token, reconnect=reconnect) as bob,
-        Client(token=world.alice_token, reconnect=reconnect) as alice,
+        AsyncClient(token=world.bob_token, reconnect=reconnect) as bob,
+        AsyncClient(token=world.alice_token, reconnect=reconnect) as alice,
     ):
         got = Inbox()
         subscription = await bob.chat.subscribe(address_id=world.alice, on_message=got.append)
@@ -267,7 +276,7 @@ async def test_no_token_in_any_log_line_repr_or_message(
             await bob.chat.join(address_id="no-such-address")
         seen += [repr(bob), str(bob), repr(subscription), repr(stream), repr(page)]
         seen += [str(missing.value), repr(missing.value), repr(bob.chat), repr(got[0])]
-    async with Client(token=world.bob_token + "x") as forged:
+    async with AsyncClient(token=world.bob_token + "x") as forged:
         with pytest.raises(fabric_chat.AuthenticationError) as refused:
             await forged.chat.subscribe(address_id=world.alice, on_message=print)
         with pytest.raises(fabric_chat.AuthenticationError) as unauthorised:

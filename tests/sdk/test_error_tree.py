@@ -39,7 +39,7 @@ def test_no_public_name_shadows_a_builtin_and_every_error_has_one_root() -> None
 async def test_a_status_error_carries_status_body_headers_and_request_id() -> None:
     async with LocalServer() as server:
         token = await server.token("alice")
-        async with fabric_chat.Client(token=token) as client:
+        async with fabric_chat.AsyncClient(token=token) as client:
             with pytest.raises(APIError) as caught:
                 await client.chat.join(address_id="00000000-0000-4000-8000-000000000000")
     error = caught.value

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fabric_chat import Client, ConversationChatMessage
+from fabric_chat import AsyncClient, ConversationChatMessage
 from fabric_chat_runtime import HeartbeatPolicy, ReconnectPolicy, RetryPolicy
 from fabric_chat_runtime.state import ConnectionState
 from fabric_chat_server.testing import LocalServer, ServerProcess
@@ -102,15 +102,17 @@ async def run_series(
     options: dict[str, Any] = {"heartbeat": heartbeat} if heartbeat is not None else {}
     async with asyncio.timeout(SERIES_LIMIT):
         async with (
-            Client(token=alice_token, retry=RETRY, reconnect=RECONNECT, **options) as alice,
-            Client(token=bob_token, retry=RETRY, reconnect=RECONNECT, **options) as bob,
+            AsyncClient(token=alice_token, retry=RETRY, reconnect=RECONNECT, **options) as alice,
+            AsyncClient(token=bob_token, retry=RETRY, reconnect=RECONNECT, **options) as bob,
         ):
             bob.on_state_change(bob_states.append)
             alice.on_state_change(alice_states.append)
             await alice.chat.join(address_id=bob_address)
             await bob.chat.subscribe(address_id=alice_address, on_message=called.append)
 
-            async def consume(client: Client, peer: str, into: Inbox, ready: asyncio.Event) -> None:
+            async def consume(
+                client: AsyncClient, peer: str, into: Inbox, ready: asyncio.Event
+            ) -> None:
                 async with client.chat.stream(address_id=peer) as messages:
                     ready.set()
                     async for message in messages:  # ends when the client closes
@@ -293,7 +295,7 @@ async def test_server_process_killed_with_sigkill_mid_series(
     try:
         alice_token = await _mint(processes[0], project, "alice")
         bob_token = await _mint(processes[0], project, "bob")
-        async with Client(token=alice_token) as alice, Client(token=bob_token) as bob:
+        async with AsyncClient(token=alice_token) as alice, AsyncClient(token=bob_token) as bob:
             alice_address = (await alice.get_subscriber_info()).fabric_addresses[0].id
             bob_address = (await bob.get_subscriber_info()).fabric_addresses[0].id
         parties = Parties(alice_token, bob_token, alice_address, bob_address)

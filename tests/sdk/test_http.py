@@ -284,7 +284,7 @@ async def test_a_4xx_after_a_5xx_stops_the_retries(server: FakeServer) -> None:
 async def test_a_bad_per_call_timeout_is_refused_before_any_request(
     server: FakeServer, bad: Any
 ) -> None:
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         calls: list[Callable[[], Awaitable[object]]] = [
             lambda: client.chat.get_messages(address_id=PEER, timeout=bad),
             lambda: client.chat.send_message(address_id=PEER, text="hi", timeout=bad),
@@ -301,7 +301,7 @@ async def test_a_bad_per_call_timeout_is_refused_before_any_request(
 @pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0])
 def test_a_bad_client_timeout_is_refused(timeout: float) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="timeout"):
-        fabric_chat.Client(token=make_token("ws://127.0.0.1:9"), timeout=timeout)
+        fabric_chat.AsyncClient(token=make_token("ws://127.0.0.1:9"), timeout=timeout)
 
 
 @pytest.mark.parametrize("name", ["metadata", "details"])
@@ -312,7 +312,7 @@ def test_a_bad_client_timeout_is_refused(timeout: float) -> None:
 async def test_a_mapping_that_does_not_encode_is_refused_before_the_join(
     server: FakeServer, name: str, value: dict[str, Any]
 ) -> None:
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         with pytest.raises(errors.InvalidArgumentError, match=f"{name} must encode as JSON"):
             await client.chat.send_message(address_id=PEER, text="hi", **{name: value})
         with pytest.raises(errors.InvalidArgumentError, match=name):
@@ -323,7 +323,7 @@ async def test_a_mapping_that_does_not_encode_is_refused_before_the_join(
 
 async def test_a_mapping_value_that_encodes_is_sent(server: FakeServer) -> None:
     metadata = {"tags": ("a", "b"), "n": 1, "none": None}
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         await client.chat.send_message(
             address_id=PEER, text="hi", metadata=MappingProxyType(metadata)
         )
@@ -346,7 +346,7 @@ async def test_a_request_racing_aclose_is_a_client_closed_error(server: FakeServ
 async def test_a_session_closed_by_its_owner_is_a_client_closed_error(server: FakeServer) -> None:
     session = aiohttp.ClientSession()
     await session.close()
-    async with fabric_chat.Client(token=server.token, session=session) as client:
+    async with fabric_chat.AsyncClient(token=server.token, session=session) as client:
         with pytest.raises(errors.ClientClosedError) as caught:
             await client.chat.get_messages(address_id=PEER)
         assert isinstance(caught.value.__cause__, RuntimeError)

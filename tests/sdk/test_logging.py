@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from fabric_chat import Client
+from fabric_chat import AsyncClient
 from fabric_chat_runtime.logs import configure_from_environment, get_logger
 from fabric_chat_server.testing import LocalServer
 
@@ -38,7 +38,7 @@ async def test_one_line_per_request_with_status_time_and_request_id(
     caplog.set_level(logging.INFO, logger="fabric_chat")
     async with LocalServer() as server:
         token = await server.token("alice")
-        async with Client(token=token) as client:
+        async with AsyncClient(token=token) as client:
             await client.get_subscriber_info()
     lines = [r.getMessage() for r in caplog.records if r.name == "fabric_chat.http"]
     assert len(lines) == 1

@@ -6,7 +6,7 @@ import json
 
 import fabric_chat.models
 import msgspec
-from fabric_chat import Client, ConversationChatMessage, SubscriberInfo
+from fabric_chat import AsyncClient, ConversationChatMessage, SubscriberInfo
 from fabric_chat_server.testing import LocalServer
 
 
@@ -32,7 +32,7 @@ async def test_async_for_over_a_page_walks_every_page() -> None:
         alice, bob = await server.token("alice"), await server.token("bob")
         bob_address = await server.address_of("bob")
         alice_address = await server.address_of("alice")
-        async with Client(token=alice) as a, Client(token=bob) as b:
+        async with AsyncClient(token=alice) as a, AsyncClient(token=bob) as b:
             for n in range(5):
                 await a.chat.send_message(address_id=bob_address, text=f"m{n}")
             page = await b.chat.get_messages(address_id=alice_address, page_size=2)

@@ -156,7 +156,7 @@ async def test_a_promised_next_page_is_an_empty_last_page_when_only_logs_remain(
     """``has_next`` promised a page: when the older server pages hold only logs it is empty and
     last, so the usual ``while page.has_next`` loop ends instead of meeting ``None``."""
     seed(server, "lllcc")  # newest first: c c | l l | l
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         page = await client.chat.get_messages(address_id=PEER, page_size=2)
         assert texts(page) == ["m4", "m3"]
         assert page.has_next
@@ -178,7 +178,7 @@ async def test_a_promised_prev_page_is_an_empty_first_page_when_only_logs_remain
     server: FakeServer,
 ) -> None:
     seed(server, "cc")
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         page = await client.chat.get_messages(address_id=PEER, page_size=1)
         older = await page.next_page()
         assert texts(older) == ["m0"]
@@ -197,7 +197,7 @@ async def test_a_scan_cut_at_max_rounds_keeps_its_way_on(server: FakeServer) -> 
     """More log pages in a row than one page may read: the page keeps working links, both ways,
     so ``iter_messages`` does not end early and ``prev_page`` gets back to the newest chat."""
     seed(server, "c" + "l" * (MAX_ROUNDS + 5) + "c")
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         got = [m.text async for m in client.chat.iter_messages(address_id=PEER, page_size=1)]
         assert got == [f"m{MAX_ROUNDS + 6}", "m0"]
         newest = await client.chat.get_messages(address_id=PEER, page_size=1)
@@ -224,7 +224,7 @@ async def test_a_scan_cut_at_max_rounds_keeps_its_way_on(server: FakeServer) -> 
 )
 async def test_a_malformed_page_is_a_protocol_error(server: FakeServer, body: object) -> None:
     history = "/api/fabric/conversations/addr-bob/messages"
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         server.fail(history, Canned(200, body))
         with pytest.raises(errors.ProtocolError, match="unexpected page"):
             await client.chat.get_messages(address_id=PEER)
@@ -245,7 +245,7 @@ async def test_a_malformed_page_is_a_protocol_error(server: FakeServer, body: ob
 async def test_a_history_read_never_joins(server: FakeServer) -> None:
     """The route takes the address id and the server resolves it: nothing is created."""
     seed(server, "cc")
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         page = await client.chat.get_messages(address_id=PEER, page_size=1)
         assert texts(page) == ["m1"]
         assert texts(await page.next_page()) == ["m0"]

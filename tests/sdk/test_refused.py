@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from fabric_chat import AuthenticationError, Client, ConversationChatMessage
+from fabric_chat import AsyncClient, AuthenticationError, ConversationChatMessage
 from fabric_chat_runtime import ConnectionState, ReconnectPolicy, RetryPolicy
 from fabric_chat_server.testing import LocalServer
 
@@ -42,8 +42,8 @@ class CountingSleep:
 class Session:
     """Bob's client with a callback subscription and a stream on Alice's conversation."""
 
-    bob: Client
-    alice: Client
+    bob: AsyncClient
+    alice: AsyncClient
     alice_address: str
     bob_address: str
     called: Inbox
@@ -61,8 +61,8 @@ async def _session(server: LocalServer, bob_token: str) -> AsyncIterator[Session
     sleeps = CountingSleep()
     reconnect = ReconnectPolicy(base=0.01, cap=0.05, sleep=sleeps)
     async with (
-        Client(token=alice_token, retry=RETRY) as alice,
-        Client(token=bob_token, retry=RETRY, reconnect=reconnect) as bob,
+        AsyncClient(token=alice_token, retry=RETRY) as alice,
+        AsyncClient(token=bob_token, retry=RETRY, reconnect=reconnect) as bob,
     ):
         session = Session(bob, alice, alice_address, bob_address, Inbox(), Inbox(), [], [], sleeps)
         bob.on_state_change(session.states.append)
@@ -181,7 +181,7 @@ async def test_an_expired_token_ends_the_session(caplog: pytest.LogCaptureFixtur
         async with _session(server, bob_token) as session:
             await _exercise(session, expire, caplog)
         # The HTTP routes refuse the expired token as well, with a typed error.
-        async with Client(token=bob_token, retry=RETRY) as again:
+        async with AsyncClient(token=bob_token, retry=RETRY) as again:
             with pytest.raises(AuthenticationError) as caught:
                 await again.chat.get_messages(address_id=session.alice_address)
         assert caught.value.status == 401

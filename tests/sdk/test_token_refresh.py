@@ -12,7 +12,7 @@ import asyncio
 import time
 
 import pytest
-from fabric_chat import Client, ConnectionState, ConversationChatMessage
+from fabric_chat import AsyncClient, ConnectionState, ConversationChatMessage
 from fabric_chat_server.testing import LocalServer
 
 TTL = 6.0
@@ -38,8 +38,8 @@ async def test_a_subscription_lives_across_three_expiries_with_no_gap() -> None:
         states: list[ConnectionState] = []
         sent: list[str] = []
         async with (
-            Client(token_provider=provider("alice", "Alice"), **urls) as alice,
-            Client(token_provider=provider("bob", "Bob"), **urls) as bob,
+            AsyncClient(token_provider=provider("alice", "Alice"), **urls) as alice,
+            AsyncClient(token_provider=provider("bob", "Bob"), **urls) as bob,
         ):
             bob.on_state_change(states.append)
             subscription = await bob.chat.subscribe(

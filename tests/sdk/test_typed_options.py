@@ -9,7 +9,7 @@ from pathlib import Path
 import fabric_chat
 import pytest
 from fabric_chat import (
-    Client,
+    AsyncClient,
     ConnectionState,
     HeartbeatPolicy,
     ReconnectPolicy,
@@ -18,11 +18,11 @@ from fabric_chat import (
 )
 
 GOOD = """\
-from fabric_chat import Client, ReconnectPolicy, RetryPolicy, Timeout
+from fabric_chat import AsyncClient, Client, ReconnectPolicy, RetryPolicy, Timeout
 
 
-def make(t: str) -> Client:
-    client = Client(
+def make(t: str) -> AsyncClient:
+    client = AsyncClient(
         token=t,
         timeout=Timeout(30.0, connect=5.0, read=10.0),
         max_retries=2,
@@ -31,13 +31,21 @@ def make(t: str) -> Client:
         trust_env=False,
     )
     return client.with_options(timeout=5.0, max_retries=0)
+
+
+def make_sync(t: str) -> Client:
+    return Client(token=t, max_retries=2).with_options(timeout=5.0)
 """
 
 BAD = """\
-from fabric_chat import Client
+from fabric_chat import AsyncClient, Client
 
 
-def make(t: str) -> Client:
+def make(t: str) -> AsyncClient:
+    return AsyncClient(token=t, retries=3)
+
+
+def make_sync(t: str) -> Client:
     return Client(token=t, retries=3)
 """
 
@@ -56,13 +64,14 @@ def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
 def test_mypy_strict_rejects_an_unknown_option_and_accepts_the_real_ones(tmp_path: Path) -> None:
     bad = _mypy(tmp_path, BAD)
     assert bad.returncode == 1
+    assert 'Unexpected keyword argument "retries" for "AsyncClient"' in bad.stdout
     assert 'Unexpected keyword argument "retries" for "Client"' in bad.stdout
     good = _mypy(tmp_path, GOOD)
     assert good.returncode == 0, good.stdout
 
 
 def test_help_shows_the_real_option_names_and_the_policies_are_importable() -> None:
-    doc = Client.__init__.__doc__ or ""
+    doc = AsyncClient.__init__.__doc__ or ""
     for name in ("token_provider", "max_retries", "retry", "reconnect", "session", "connector"):
         assert f"{name}:" in doc
     assert {"RetryPolicy", "ReconnectPolicy", "HeartbeatPolicy", "ConnectionState"} <= set(

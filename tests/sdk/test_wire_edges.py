@@ -172,7 +172,7 @@ MALFORMED_PAGE = {"data": [{"no_id": True}]}
 async def test_a_malformed_first_page_fails_the_subscribe_with_a_protocol_error(
     server: FakeServer,
 ) -> None:
-    async with fabric_chat.Client(token=server.token) as client:
+    async with fabric_chat.AsyncClient(token=server.token) as client:
         server.fail("/api/fabric/conversations/addr-bob/messages", Canned(200, MALFORMED_PAGE))
         with pytest.raises(errors.ProtocolError, match="unexpected page"):
             await client.chat.subscribe(address_id=PEER, on_message=print)

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from fabric_chat import Client, ConversationChatMessage
+from fabric_chat import AsyncClient, ConversationChatMessage
 from fabric_chat_runtime import ReconnectPolicy
 from fabric_chat_server.store import MessageRecord
 from fabric_chat_server.testing import LocalServer
@@ -151,7 +151,7 @@ async def test_the_sdk_gets_every_missed_message_in_order(
                 done.set()
 
         reconnect = ReconnectPolicy(base=0.01, sleep=gate)
-        async with Client(token=bob, reconnect=reconnect) as client:
+        async with AsyncClient(token=bob, reconnect=reconnect) as client:
             await client.chat.subscribe(
                 address_id=await server.address_of("alice"), on_message=on_message
             )
