@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import WSMsgType, web
+from fabric_chat import _protocol
 
 __all__ = ["create_app", "event_frame", "main"]
 
@@ -60,19 +61,13 @@ def event_frame(text: str) -> str:
         "hidden": False,
         "conversation_name": "Fan-out",
     }
-    frame = {
-        "jsonrpc": "2.0",
-        "id": str(uuid.uuid4()),
-        "method": "signalwire.event",
-        "params": {
-            "event_type": "conversation.message",
-            "event_channel": "signalwire_conversation_" + _IDS["user"],
-            "timestamp": time.time(),
-            "is_author": False,
-            "params": payload,
-        },
-    }
-    return _encoder.encode(frame).decode()
+    _, frame = _protocol.event_frame(
+        _protocol.CONVERSATION_MESSAGE,
+        channel="signalwire_conversation_" + _IDS["user"],
+        is_author=False,
+        payload=payload,
+    )
+    return frame.decode()
 
 
 async def _send(request: web.Request) -> web.Response:

@@ -8,41 +8,36 @@ to a callback. This is the baseline the SDK's subscriptions are compared with.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 
 import aiohttp
 import msgspec
+from fabric_chat._protocol import (
+    CONVERSATION_MESSAGE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    decode_event,
+    decode_frame,
+    request_frame,
+    result_frame,
+)
 from fabric_chat.models import ConversationChatMessage
 
 __all__ = ["RawSubscriber"]
-
-
-class _Frame(msgspec.Struct):
-    id: str | int | None = None
-    method: str | None = None
-    params: msgspec.Raw = msgspec.Raw(b"null")
-    result: msgspec.Raw = msgspec.Raw(b"null")
-
-
-class _Event(msgspec.Struct):
-    event_type: str = ""
-    params: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _Ping(msgspec.Struct):
     timestamp: float = 0.0
 
 
-_decode_frame = msgspec.json.Decoder(_Frame).decode
-_decode_event = msgspec.json.Decoder(_Event).decode
 _decode_ping = msgspec.json.Decoder(_Ping).decode
 _decode_message = msgspec.json.Decoder(ConversationChatMessage).decode
-_encode = msgspec.json.encode
 
 
 def _ack(frame_id: str | int | None) -> str:
-    return _encode({"jsonrpc": "2.0", "id": frame_id, "result": {}}).decode()
+    return result_frame(frame_id, {}).decode()
 
 
 class RawSubscriber:
@@ -78,38 +73,33 @@ class RawSubscriber:
         ws = await self._session.ws_connect(self._ws_url, autoping=True, max_msg_size=0)
         self._ws = ws
         if self._token is not None:
-            connect = {
-                "jsonrpc": "2.0",
-                "id": str(uuid.uuid4()),
-                "method": "signalwire.connect",
-                "params": {
-                    "version": {"major": 4, "minor": 0, "revision": 0},
-                    "event_acks": True,
-                    "agent": "bench-raw",
-                    "authentication": {"jwt_token": self._token},
-                },
+            params = {
+                "version": {"major": 4, "minor": 0, "revision": 0},
+                "event_acks": True,
+                "agent": "bench-raw",
+                "authentication": {"jwt_token": self._token},
             }
-            await ws.send_str(_encode(connect).decode())
-            answer = _decode_frame(await ws.receive_str())
+            _, connect = request_frame(SIGNALWIRE_CONNECT, params)
+            await ws.send_str(connect.decode())
+            answer = decode_frame(await ws.receive_str())
             if answer.result == msgspec.Raw(b"null"):
-                raise RuntimeError("signalwire.connect was refused")
+                raise RuntimeError(f"{SIGNALWIRE_CONNECT} was refused")
         self._reader = asyncio.get_running_loop().create_task(self._read(ws))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break
-            frame = _decode_frame(message.data)
-            if frame.method == "signalwire.event":
+            frame = decode_frame(message.data)
+            if frame.method == SIGNALWIRE_EVENT:
                 await ws.send_str(_ack(frame.id))
-                event = _decode_event(frame.params)
-                if event.event_type == "conversation.message":
+                event = decode_event(frame.params)
+                if event.event_type == CONVERSATION_MESSAGE:
                     self._on_message(_decode_message(event.params))
-            elif frame.method == "signalwire.ping":
+            elif frame.method == SIGNALWIRE_PING:
                 ping = _decode_ping(frame.params)
-                reply = {"jsonrpc": "2.0", "id": frame.id, "result": {"timestamp": ping.timestamp}}
-                await ws.send_str(_encode(reply).decode())
-            elif frame.method == "signalwire.disconnect":
+                await ws.send_str(result_frame(frame.id, {"timestamp": ping.timestamp}).decode())
+            elif frame.method == SIGNALWIRE_DISCONNECT:
                 await ws.send_str(_ack(frame.id))
                 break
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import msgspec
 from fabric_chat import AsyncClient
+from fabric_chat._protocol import CONVERSATION_MESSAGE, SIGNALWIRE_CONNECT
 
 from ._results import FigureResult
 from ._server import BenchServer, open_pair
@@ -32,7 +33,7 @@ def _connect(token: str, protocol: str | None) -> str:
     }
     if protocol is not None:
         params["protocol"] = protocol
-    frame = {"jsonrpc": "2.0", "id": "c", "method": "signalwire.connect", "params": params}
+    frame = {"jsonrpc": "2.0", "id": "c", "method": SIGNALWIRE_CONNECT, "params": params}
     return msgspec.json.encode(frame).decode()
 
 
@@ -62,7 +63,7 @@ async def run(*, quick: bool) -> list[FigureResult]:
                 async with session.ws_connect(server.ws_url + "/", max_msg_size=0) as ws:
                     await ws.send_str(_connect(pair.bob.token, protocol))
                     async for message in ws:
-                        if b'"conversation.message"' in message.data.encode():
+                        if f'"{CONVERSATION_MESSAGE}"' in message.data:
                             got += 1
                             if got == missed:
                                 break

@@ -145,13 +145,32 @@ def _public_models(objects: tuple[ObjectIR, ...], returned: list[str]) -> tuple[
     return tuple(obj.name for obj in objects if obj.name in seen)
 
 
+def _session_roles(
+    rpc_methods: tuple[RpcMethodIR, ...], events: tuple[EventIR, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Return (vocabulary attribute, constant) of each method and event with a session role."""
+    roles = [(m.role, m.const) for m in rpc_methods if m.role]
+    roles += [(f"{e.role}_event", e.const) for e in events if e.role == "authorization_state"]
+    return tuple(roles)
+
+
+def wire_constant(name: str) -> str:
+    """Return the constant holding a method or event name (``a.b_c`` -> ``A_B_C``)."""
+    return name.replace(".", "_").upper()
+
+
 def build_ir(data: dict[str, Any]) -> PackageIR:
     """Return the IR of a spec that :func:`codegen.checks.check_spec` found sound."""
     statuses = {
         int(code): StatusIR(int(code), text) for code, text in data["error_statuses"].items()
     }
     ws = data["websocket"]
-    rpc_errors = {int(code): RpcErrorIR(int(code), text) for code, text in ws["rpc_errors"].items()}
+    rpc_errors = {
+        int(code): RpcErrorIR(
+            int(code), error["description"], error["name"].upper(), error.get("role")
+        )
+        for code, error in ws["rpc_errors"].items()
+    }
     sdk_types = tuple(
         SdkTypeIR(
             name=name,
@@ -205,15 +224,28 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
             result=method["result"],
             errors=tuple(rpc_errors[code] for code in method.get("errors", [])),
             tags=tuple(method.get("tags", ())),
+            const=wire_constant(name),
+            role=method.get("role"),
         )
         for name, method in ws["rpc_methods"].items()
     )
     events = tuple(
-        EventIR(name, event["summary"], event["payload"], tuple(event.get("tags", ())))
+        EventIR(
+            name,
+            event["summary"],
+            event["payload"],
+            tuple(event.get("tags", ())),
+            const=wire_constant(name),
+            role=event.get("role"),
+        )
         for name, event in ws["events"].items()
     )
-    contract_uses = ImportSet(model_names)
-    contract_uses.use("Contract", "Route", "dataclass")
+    wire_names = [m.const for m in rpc_methods] + [e.const for e in events]
+    wire_names += [e.const for e in rpc_errors.values()]
+    contract_uses = ImportSet(
+        model_names, {name: "._protocol" for name in ["VOCABULARY", *wire_names]}
+    )
+    contract_uses.use("Contract", "Route", "dataclass", "VOCABULARY", *wire_names)
     contract_uses.use(*(route.response for route in routes))
     contract_uses.use(*(route.body for route in routes if route.body))
     if any(route.params for route in routes):
@@ -261,4 +293,9 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         tags=tuple(data.get("tags", {}).items()),
         public_models=public,
         runtime_exports=RUNTIME_EXPORTS,
+        session_roles=_session_roles(rpc_methods, events),
+        message_events=tuple(e.const for e in events if e.role == "message"),
+        token_refused=tuple(e.const for e in rpc_errors.values() if e.role == "token_refused"),
+        resume_refused=tuple(e.const for e in rpc_errors.values() if e.role == "resume_refused"),
+        error_item_fields=tuple(data["objects"].get("ErrorItem", {}).get("properties", {})),
     )

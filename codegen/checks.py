@@ -344,6 +344,28 @@ class _Checker(MethodChecks):
                     )
         for name, event in ws["events"].items():
             self.ref(("websocket", "events", name, "payload"), event["payload"], "payload type")
+        seen: dict[str, str] = {}
+        for section in ("rpc_methods", "events"):
+            for name, item in ws[section].items():
+                role = item.get("role")
+                if role is not None and role in seen:
+                    self.fail(
+                        ("websocket", section, name, "role"),
+                        f"{name}: role {role} is already {seen[role]}'s",
+                    )
+                elif role is not None:
+                    seen[role] = name
+        for role in ("connect", "event"):
+            if role not in seen:
+                self.fail(("websocket", "rpc_methods"), f"no JSON-RPC method has the role {role}")
+        names: dict[str, str] = {}
+        for code, error in ws["rpc_errors"].items():
+            if error["name"] in names:
+                self.fail(
+                    ("websocket", "rpc_errors", code, "name"),
+                    f"{code}: name {error['name']} is already {names[error['name']]}'s",
+                )
+            names[error["name"]] = str(code)
 
 
 def _example_errors(located: Located) -> Iterator[SpecError]:

@@ -163,6 +163,10 @@ class RpcErrorIR:
 
     code: int
     description: str
+    const: str = ""
+    """The code's constant in the generated protocol module, e.g. ``TOKEN_ERROR``."""
+    role: str | None = None
+    """What the client session does on this answer to a connect (``token_refused``, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,10 @@ class RpcMethodIR:
     result: str
     errors: tuple[RpcErrorIR, ...]
     tags: tuple[str, ...] = ()
+    const: str = ""
+    """The method name's constant in the generated protocol module, e.g. ``SIGNALWIRE_PING``."""
+    role: str | None = None
+    """What the client session uses the method for (``connect``, ``ping``, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,10 @@ class EventIR:
     summary: str
     payload: str
     tags: tuple[str, ...] = ()
+    const: str = ""
+    """The event name's constant in the generated protocol module."""
+    role: str | None = None
+    """What the client session does with the event (``message``, ``authorization_state``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,4 +344,20 @@ class PackageIR:
     """The models a user reads: what the SDK methods return and what those hold (exported)."""
     runtime_exports: tuple[str, ...] = ()
     """Runtime names the package exports beside its own: the connection state, the policies."""
+    session_roles: tuple[tuple[str, str], ...] = ()
+    """(vocabulary attribute, constant) of each method and event the client session uses."""
+    message_events: tuple[str, ...] = ()
+    """The constants of the events that carry messages to subscriptions."""
+    token_refused: tuple[str, ...] = ()
+    """The constants of the connect errors that refuse the token."""
+    resume_refused: tuple[str, ...] = ()
+    """The constants of the connect errors that refuse a resume."""
+    error_item_fields: tuple[str, ...] = ()
+    """The properties of the spec's ``ErrorItem`` (what the error body reader can read)."""
+
+    @property
+    def event_method(self) -> str:
+        """The constant of the JSON-RPC method that carries events."""
+        return dict(self.session_roles)["event"]
+
     """The exports' tags: (name, description), in the spec's order."""

@@ -11,6 +11,25 @@ from dataclasses import dataclass
 
 from fabric_chat_runtime.contract import Contract, EventType, Param, Route, RpcMethod
 
+from ._protocol import (
+    CONVERSATION_MESSAGE,
+    CONVERSATION_MESSAGE_UPDATED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    SIGNALWIRE_REAUTHENTICATE,
+    TOKEN_ERROR,
+    VOCABULARY,
+)
 from .models import (
     Address,
     AddressPage,
@@ -66,9 +85,15 @@ ERROR_STATUSES: dict[int, str] = {
 """What each error status means; every error body is an ``ErrorBody``."""
 
 RPC_ERRORS: dict[int, str] = {
-    -32602: "The params are invalid (also a resume the server will not honour); connect fresh.",
-    -32003: "The session to resume is unknown or expired; connect fresh.",
-    -32002: "The token is missing, invalid or expired.",
+    PARSE_ERROR: "The frame is not JSON.",
+    INTERNAL_ERROR: "The server failed.",
+    INVALID_PARAMS: "The params are invalid (also a resume the server will not "
+    "honour); connect fresh.",
+    METHOD_NOT_FOUND: "No such method.",
+    INVALID_REQUEST: "The frame is not a JSON-RPC request, or came before signalwire.connect.",
+    LIMIT_EXCEEDED: "Too many sockets or connects for one caller; retry later.",
+    RESUME_REFUSED: "The session to resume is unknown or expired; connect fresh.",
+    TOKEN_ERROR: "The token is missing, invalid or expired.",
 }
 """The JSON-RPC error codes of the WebSocket and what they mean."""
 
@@ -342,7 +367,7 @@ CONTRACT = Contract(
     ),
     rpc_methods=(
         RpcMethod(
-            name="signalwire.connect",
+            name=SIGNALWIRE_CONNECT,
             direction="client",
             summary="Open the session; the first frame a client sends. Nothing else "
             "before its result.",
@@ -350,21 +375,21 @@ CONTRACT = Contract(
             result=ConnectResult,
         ),
         RpcMethod(
-            name="signalwire.ping",
+            name=SIGNALWIRE_PING,
             direction="both",
             summary="Prove the socket is alive; answered with the same timestamp.",
             params=PingParams,
             result=PingResult,
         ),
         RpcMethod(
-            name="signalwire.event",
+            name=SIGNALWIRE_EVENT,
             direction="server",
             summary="Deliver an event; the client acks it at once with an empty result.",
             params=EventParams,
             result=EmptyResult,
         ),
         RpcMethod(
-            name="signalwire.disconnect",
+            name=SIGNALWIRE_DISCONNECT,
             direction="server",
             summary="Tell the client the server is closing the socket; answered with "
             "an empty result.",
@@ -372,7 +397,7 @@ CONTRACT = Contract(
             result=EmptyResult,
         ),
         RpcMethod(
-            name="signalwire.reauthenticate",
+            name=SIGNALWIRE_REAUTHENTICATE,
             direction="client",
             summary="Swap the token of a live socket.",
             params=ReauthenticateParams,
@@ -381,23 +406,24 @@ CONTRACT = Contract(
     ),
     events=(
         EventType(
-            name="conversation.message",
+            name=CONVERSATION_MESSAGE,
             summary="A message was sent to a conversation the subscriber belongs to.",
             payload=ConversationMessage,
         ),
         EventType(
-            name="conversation.message.updated",
+            name=CONVERSATION_MESSAGE_UPDATED,
             summary="A message of a conversation the subscriber belongs to changed.",
             payload=ConversationMessage,
         ),
         EventType(
-            name="signalwire.authorization.state",
+            name=SIGNALWIRE_AUTHORIZATION_STATE,
             summary="The authorization state to keep, with the protocol, for a resume.",
             payload=AuthorizationStateParams,
         ),
     ),
+    vocabulary=VOCABULARY,
 )
-"""Every route, JSON-RPC method and event of ``spec/chat.yaml``."""
+"""Every route, JSON-RPC method and event of ``spec/chat.yaml``, and the wire's vocabulary."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,28 +11,34 @@ from . import errors
 from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
-from .codec import MessageKey, envelope_decoder
 from .logs import get_logger
 from .retry import ReconnectPolicy
-from .subscriptions import Subscription
+from .subscriptions import MessageKey, Subscription
 
-__all__ = ["BACKFILL_PAGE_SIZE", "MESSAGE_EVENTS", "Feeds"]
+__all__ = ["BACKFILL_PAGE_SIZE", "Feeds"]
 
 logger = get_logger(__name__)
 
-MESSAGE_EVENTS = frozenset({"conversation.message"})
 #: Page size used to backfill subscriptions after a refused resume.
 BACKFILL_PAGE_SIZE = 100
 
 _decode_key = msgspec.json.Decoder(MessageKey).decode
-_decode_keys = envelope_decoder(MessageKey).decode
 
 
 class Feeds:
     """Every live subscription of one client; the socket's :class:`EventSink`."""
 
-    def __init__(self, http: HttpClient, tasks: TaskOwner, backoff: ReconnectPolicy) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        tasks: TaskOwner,
+        backoff: ReconnectPolicy,
+        *,
+        message_events: frozenset[str],
+    ) -> None:
         self._http = http
+        self._message_events = message_events
+        self._decode_keys = http.page_decoder(MessageKey)
         self._tasks = tasks
         self._backoff = backoff
         self._subscriptions: set[Subscription] = set()
@@ -73,7 +79,7 @@ class Feeds:
         subscription.attach(await self._tasks.spawn(subscription.run(), name="fabric-chat-feed"))
         try:
             answer = await http.call("GET", first_url(http, history_path, {"page_size": 1}))
-            newest = decode_page(_decode_keys, answer)
+            newest = decode_page(self._decode_keys, answer)
         except BaseException:
             subscription.cancel()
             raise
@@ -89,7 +95,7 @@ class Feeds:
 
     def on_event(self, event_type: str, payload: msgspec.Raw) -> None:
         """Route one socket event to every subscription it matches."""
-        if event_type not in MESSAGE_EVENTS or not self._subscriptions:
+        if event_type not in self._message_events or not self._subscriptions:
             return
         try:
             key = _decode_key(payload)

@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 import msgspec
 
 from . import errors
+from ._decoders import has_field
 from ._http import HttpClient
-from .codec import Envelope, envelope_decoder, has_field
+from .contract import PageEnvelope
 from .logs import get_logger
 from .pagination import Page
 
@@ -60,7 +61,7 @@ def rewrite_target(item_type: Any, address_id: str | None, chat_only: bool) -> s
     return None
 
 
-def decode_page(decode: Callable[[bytes], Envelope[T]], body: bytes) -> Envelope[T]:
+def decode_page(decode: Callable[[bytes], PageEnvelope], body: bytes) -> PageEnvelope:
     """Decode a page envelope with ``decode``.
 
     Raises:
@@ -110,13 +111,13 @@ class HistoryReader(Generic[T]):
         timeout: float | None,
     ) -> None:
         self._http = http
-        self._decode = envelope_decoder(item_type).decode
+        self._decode = http.page_decoder(item_type)
         self._size = page_size
         self._chat_only = chat_only
         self._timeout = timeout
         self._rewrite_to = rewrite_target(item_type, address_id, chat_only)
 
-    async def _get(self, url: str) -> Envelope[T]:
+    async def _get(self, url: str) -> PageEnvelope:
         return decode_page(self._decode, await self._http.call("GET", url, timeout=self._timeout))
 
     # Plain pages: the server's pages as they are.
@@ -146,7 +147,7 @@ class HistoryReader(Generic[T]):
 
     # Chat views: only chat items, refilled to page_size, surplus carried.
 
-    def _slots(self, url: str, envelope: Envelope[T], end: int | None = None) -> list[_Slot[T]]:
+    def _slots(self, url: str, envelope: PageEnvelope, end: int | None = None) -> list[_Slot[T]]:
         slots: list[_Slot[T]] = []
         newer = envelope.links.prev is not None
         rewrite_to = self._rewrite_to
@@ -154,7 +155,7 @@ class HistoryReader(Generic[T]):
             if getattr(item, "subtype", None) != "chat":
                 continue
             if rewrite_to is not None and getattr(item, "conversation_id", None) != rewrite_to:
-                item = msgspec.structs.replace(item, conversation_id=rewrite_to)  # type: ignore[type-var]
+                item = msgspec.structs.replace(item, conversation_id=rewrite_to)
             slots.append(_Slot(item, url, index, newer))
             newer = True
         return slots
@@ -219,7 +220,7 @@ class HistoryReader(Generic[T]):
         items = [slot.item for slot in taken]
         return Page(items, next_fetch=next_fetch, prev_fetch=prev_fetch)
 
-    async def _located(self, at: Position) -> tuple[Envelope[T], int]:
+    async def _located(self, at: Position) -> tuple[PageEnvelope, int]:
         envelope = await self._get(at.url)
         for index, item in enumerate(envelope.data):
             if str(getattr(item, "id", "")) == at.item_id:
@@ -295,7 +296,7 @@ async def fetch_newer(
     Reads pages from ``url`` (the newest) until it reaches ``after`` or the end, at most
     :data:`MAX_ROUNDS` pages. ``after=None`` (the history was empty) means every message.
     """
-    decode = envelope_decoder(item_type).decode
+    decode = http.page_decoder(item_type)
     found: list[T] = []
     next_url: str | None = url
     rounds = 0

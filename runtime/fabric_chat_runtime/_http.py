@@ -9,12 +9,13 @@ import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
 from . import errors
-from .codec import error_from_response
+from .contract import PageEnvelope, Vocabulary
 from .logs import get_logger
 from .retry import RetryPolicy, parse_retry_after
 from .tokens import TokenSource
@@ -53,8 +54,10 @@ class HttpClient:
         retry: RetryPolicy,
         timeout: float,
         is_closed: Callable[[], bool],
+        vocabulary: Vocabulary,
     ) -> None:
         self._transport = transport
+        self._vocabulary = vocabulary
         self._is_closed = is_closed
         self._base_url = base_url
         self._tokens = tokens
@@ -72,6 +75,10 @@ class HttpClient:
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self._base_url!r})"
+
+    def page_decoder(self, item_type: Any) -> Callable[[bytes], PageEnvelope]:
+        """Return the decoder of a page envelope whose items are ``item_type`` (built once)."""
+        return self._vocabulary.page_decoder(item_type)
 
     def url(self, path: str) -> str:
         """Return the absolute URL of a path on the base URL (absolute URLs pass through)."""
@@ -164,7 +171,8 @@ class HttpClient:
                 await self._tokens.refresh(stale=token)
                 continue
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            error = error_from_response(response.status, response.body, retry_after)
+            detail = self._vocabulary.read_error(response.body)
+            error = errors.error_from_response(response.status, detail, retry_after)
             error.with_response(body=_decoded(response.body), headers=response.headers)
             if last or not _retryable(response.status):
                 raise error

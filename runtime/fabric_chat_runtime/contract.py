@@ -4,16 +4,33 @@ The generated package builds one :class:`Contract` from ``spec/chat.yaml`` (its 
 module); the runtime uses it to reach routes by operation id, and the server uses it to register
 its handlers and check parameters. Types named here (bodies, responses, event payloads) are the
 generated msgspec structs, passed in as values: the runtime never imports them.
+
+The wire's vocabulary (frames, method names, RPC error codes, event names, the error body, page
+links) is defined once, in the generated ``_protocol`` module; the runtime receives it as a
+:class:`Vocabulary` (``Contract.vocabulary``) and never spells a wire name itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
-__all__ = ["Contract", "EventType", "Param", "Route", "RpcMethod"]
+import msgspec
+
+__all__ = [
+    "Contract",
+    "ErrorDetail",
+    "EventType",
+    "Param",
+    "Route",
+    "RpcEvent",
+    "RpcFailure",
+    "RpcFrame",
+    "RpcMethod",
+    "Vocabulary",
+]
 
 ParamLocation = Literal["path", "query", "header"]
 AuthScheme = Literal["bearer", "basic", "none"]
@@ -88,13 +105,115 @@ class EventType:
     payload: type
 
 
+class RpcFailure(Protocol):
+    """The ``error`` member of a JSON-RPC response."""
+
+    @property
+    def code(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+
+
+class RpcFrame(Protocol):
+    """One JSON-RPC object as read off the socket; ``params`` and ``result`` left raw."""
+
+    @property
+    def id(self) -> str | int | None: ...
+    @property
+    def method(self) -> str | None: ...
+    @property
+    def params(self) -> msgspec.Raw: ...
+    @property
+    def result(self) -> msgspec.Raw: ...
+    @property
+    def error(self) -> RpcFailure | None: ...
+
+
+class RpcEvent(Protocol):
+    """The ``params`` of an event frame: its type and its payload, left raw."""
+
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def params(self) -> msgspec.Raw: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """The first item of an error body (empty strings when the body held none)."""
+
+    code: str = ""
+    message: str = ""
+    attribute: str | None = None
+
+
+class PageLinksLike(Protocol):
+    """The links of a page envelope; ``None`` means there is no such page."""
+
+    @property
+    def self(self) -> str | None: ...
+    @property
+    def next(self) -> str | None: ...
+    @property
+    def prev(self) -> str | None: ...
+
+
+class PageEnvelope(Protocol):
+    """A page as the server sends it: items and links."""
+
+    @property
+    def data(self) -> list[Any]: ...
+    @property
+    def links(self) -> PageLinksLike: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The wire's words the runtime speaks, defined by the generated ``_protocol`` module.
+
+    Attributes name the JSON-RPC methods and events by what the session does with them; the
+    callables read and write the frames, the error body and the page envelope.
+    """
+
+    connect: str
+    event: str
+    decode_frame: Callable[[bytes | str], RpcFrame]
+    decode_event: Callable[[msgspec.Raw], RpcEvent]
+    request: Callable[[str, str, object], bytes]
+    """``request(id, method, params)``: a request frame."""
+    result: Callable[[str | int | None, object], bytes]
+    """``result(id, result)``: a success response frame."""
+    read_error: Callable[[bytes], ErrorDetail]
+    """Read an HTTP error body (anything unreadable gives an empty :class:`ErrorDetail`)."""
+    page_decoder: Callable[[Any], Callable[[bytes], PageEnvelope]]
+    """Return the decoder of a page envelope whose items are of the given type."""
+    connect_params: Callable[[str, str, str | None, str | None], object]
+    """``connect_params(token, agent, protocol, authorization_state)`` of a connect request."""
+    connect_protocol: Callable[[msgspec.Raw], str | None]
+    """Read the ``protocol`` of a connect result."""
+    ping: str | None = None
+    disconnect: str | None = None
+    reauthenticate: str | None = None
+    reauthenticate_params: Callable[[str], object] | None = None
+    ping_params: Callable[[], object] | None = None
+    pong: Callable[[msgspec.Raw], object] | None = None
+    """The result answering a ping whose params are given."""
+    message_events: frozenset[str] = frozenset()
+    authorization_state_event: str | None = None
+    authorization_state: Callable[[msgspec.Raw], str | None] | None = None
+    """Read the state of an authorization-state event."""
+    token_refused: frozenset[int] = frozenset()
+    resume_refused: frozenset[int] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """Every route, JSON-RPC method and event of the protocol."""
+    """Every route, JSON-RPC method and event of the protocol, and its vocabulary."""
 
     routes: tuple[Route, ...]
     rpc_methods: tuple[RpcMethod, ...] = ()
     events: tuple[EventType, ...] = ()
+    vocabulary: Vocabulary | None = None
     _by_id: dict[str, Route] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 import msgspec
 
 from . import errors
+from ._decoders import decoder, encode, struct_fields
 from ._feeds import Feeds
 from ._history import HistoryReader, first_url
 from ._http import HttpClient
 from ._tasks import TaskOwner
-from .codec import JoinResult, SubscriberInfo, decoder, encode, struct_fields
-from .contract import Contract
+from .contract import Contract, Vocabulary
 from .logs import get_logger
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
@@ -45,8 +45,26 @@ logger = get_logger(__name__)
 
 T = TypeVar("T", bound=msgspec.Struct)
 
-_decode_info = msgspec.json.Decoder(SubscriberInfo).decode
-_decode_join = msgspec.json.Decoder(JoinResult).decode
+
+class _Address(msgspec.Struct):
+    id: str
+
+
+class _SubscriberInfo(msgspec.Struct):
+    """The part of ``getSubscriberInfo``'s answer the engine reads."""
+
+    id: str = ""
+    fabric_addresses: list[_Address] = msgspec.field(default_factory=list)
+
+
+class _JoinResult(msgspec.Struct):
+    """The part of a join answer the engine reads."""
+
+    group_id: str
+
+
+_decode_info = msgspec.json.Decoder(_SubscriberInfo).decode
+_decode_join = msgspec.json.Decoder(_JoinResult).decode
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -124,6 +142,9 @@ class Engine:
         trust_env: bool = True,
     ) -> None:
         self._contract = contract
+        if contract.vocabulary is None:
+            raise errors.InvalidArgumentError("the contract has no wire vocabulary")
+        vocabulary: Vocabulary = contract.vocabulary
         self.tokens = tokens
         self._transport = Transport(
             session=session,
@@ -140,11 +161,15 @@ class Engine:
             retry=retry,
             timeout=timeout,
             is_closed=lambda: self.closed,
+            vocabulary=vocabulary,
         )
         self._tasks = TaskOwner()
-        self._feeds = Feeds(self._http, self._tasks, reconnect)
+        self._feeds = Feeds(
+            self._http, self._tasks, reconnect, message_events=vocabulary.message_events
+        )
         self.socket = SocketSession(
             self._transport,
+            vocabulary=vocabulary,
             ws_url=ws_url,
             tokens=tokens,
             agent=agent,

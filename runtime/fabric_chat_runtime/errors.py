@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .contract import ErrorDetail
 
 __all__ = [
     "APIConnectionError",
@@ -218,6 +221,23 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+
+
+def error_from_response(
+    status: int, detail: ErrorDetail, retry_after: float | None
+) -> APIStatusError:
+    """Map an error answer (its status and the first item of its error body) to an error."""
+    message = detail.message or f"HTTP {status}"
+    cls = error_for_status(status)
+    if cls is RateLimitError:
+        return RateLimitError(
+            message,
+            status=status,
+            code=detail.code,
+            attribute=detail.attribute,
+            retry_after=retry_after,
+        )
+    return cls(message, status=status, code=detail.code, attribute=detail.attribute)
 
 
 def error_for_status(status: int) -> type[APIStatusError]:

@@ -13,7 +13,7 @@ import msgspec
 
 from . import errors
 from ._tasks import TaskOwner
-from .codec import EventParams, Frame, encode
+from .contract import RpcFrame, Vocabulary
 from .logs import get_logger
 from .retry import ReconnectPolicy
 from .state import ConnectionState, StateWatch
@@ -23,33 +23,6 @@ from .transport import Transport, WebSocket
 __all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
 
 logger = get_logger(__name__)
-
-VERSION = {"major": 4, "minor": 0, "revision": 0}
-#: The connect error that refuses the token: the session gives up for good.
-TOKEN_REFUSED = -32002
-#: The connect errors that refuse a resume: the session connects fresh.
-RESUME_REFUSED = frozenset({-32003, -32602})
-AUTH_STATE_EVENT = "signalwire.authorization.state"
-
-_decode_frame = msgspec.json.Decoder(Frame).decode
-_decode_event = msgspec.json.Decoder(EventParams).decode
-
-
-class _Ping(msgspec.Struct):
-    timestamp: msgspec.Raw = msgspec.Raw(b"null")
-
-
-class _AuthState(msgspec.Struct):
-    authorization_state: str | None = None
-
-
-class _ConnectResult(msgspec.Struct):
-    protocol: str | None = None
-
-
-_decode_ping = msgspec.json.Decoder(_Ping).decode
-_decode_auth_state = msgspec.json.Decoder(_AuthState).decode
-_decode_connect = msgspec.json.Decoder(_ConnectResult).decode
 
 
 class EventSink(Protocol):
@@ -92,10 +65,6 @@ class _ResumeRefused(Exception):
     pass
 
 
-def _rpc(message_id: object, **members: object) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": message_id, **members})
-
-
 class SocketSession:
     """Opens the socket on first need and keeps it up until :meth:`stop`.
 
@@ -104,11 +73,12 @@ class SocketSession:
     over only after a connection stayed up for ``reconnect.cap`` seconds (see
     :class:`~fabric_chat_runtime.retry.ReconnectPolicy`).
 
-    Any other error answer to ``signalwire.connect`` (``-32603``, ``-32600``, ...) is a failed
+    The wire's names and frames come from ``vocabulary`` (the generated ``_protocol`` module's).
+    Any other error answer to the connect (an internal error, an invalid request...) is a failed
     connection like a dropped socket: a :class:`~fabric_chat_runtime.errors.ConnectionError`
     for the first connect, a backoff and a reconnect after that.
 
-    When the server refuses the token (``-32002``, e.g. it expired or was revoked) the session
+    When the server refuses the token (a ``token_refused`` code, e.g. it expired) the session
     gives up for good: it logs one warning, moves to ``FAILED``, tells the sink (which ends every
     subscription) and raises that :class:`~fabric_chat_runtime.errors.AuthenticationError` from
     every later :meth:`ensure_connected`.
@@ -118,6 +88,7 @@ class SocketSession:
         self,
         transport: Transport,
         *,
+        vocabulary: Vocabulary,
         ws_url: str,
         tokens: TokenSource,
         agent: str,
@@ -128,9 +99,10 @@ class SocketSession:
         connect_timeout: float,
     ) -> None:
         self._transport = transport
+        self._words = vocabulary
         self._ws_url = ws_url
         self._tokens = tokens
-        self._pending: dict[str, asyncio.Future[Frame]] = {}
+        self._pending: dict[str, asyncio.Future[RpcFrame]] = {}
         self._agent = agent
         self._sink = sink
         self._state = state
@@ -261,66 +233,57 @@ class SocketSession:
 
     async def _handshake(self, ws: WebSocket) -> bool:
         """Connect (resuming when there is a protocol); return whether the server resumed it."""
+        words = self._words
         request_id = str(uuid.uuid4())
         token = await self._tokens.current()
-        params: dict[str, object] = {
-            "version": VERSION,
-            "event_acks": True,
-            "agent": self._agent,
-            "authentication": {"jwt_token": token},
-        }
         resume = self._protocol is not None
-        if self._protocol is not None:
-            params["protocol"] = self._protocol
-            if self._auth_state is not None:
-                params["authorization_state"] = self._auth_state
-        frame_out = _rpc(request_id, method="signalwire.connect", params=params)
-        await ws.send(frame_out)
+        params = words.connect_params(token, self._agent, self._protocol, self._auth_state)
+        await ws.send(words.request(request_id, words.connect, params))
         try:
             async with asyncio.timeout(self._connect_timeout):
                 frame = await self._await_response(ws, request_id)
         except TimeoutError:
-            raise errors.TimeoutError("no answer to signalwire.connect") from None
+            raise errors.TimeoutError(f"no answer to {words.connect}") from None
         if frame.error is not None:
             code = frame.error.code
-            if resume and code in RESUME_REFUSED:
+            if resume and code in words.resume_refused:
                 self._protocol = None
                 self._auth_state = None
                 raise _ResumeRefused
-            if code == TOKEN_REFUSED and self._tokens.refreshable:
+            if code in words.token_refused and self._tokens.refreshable:
                 # A provider can renew the token: take a new one and connect again.
                 await self._tokens.refresh(stale=token)
                 raise errors.ConnectionError("the server refused the token; renewed it")
-            if code == TOKEN_REFUSED:
+            if code in words.token_refused:
                 raise errors.AuthenticationError(
                     frame.error.message or "connect refused", status=401, code=str(code)
                 )
             # Any other error is the server failing this connect, not a verdict on the token.
             reason = frame.error.message or "no message"
-            raise errors.ConnectionError(f"signalwire.connect failed: {code} ({reason})")
+            raise errors.ConnectionError(f"{words.connect} failed: {code} ({reason})")
         try:
-            result = _decode_connect(frame.result)
+            protocol = words.connect_protocol(frame.result)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise errors.ProtocolError("malformed signalwire.connect result") from None
-        resumed = resume and result.protocol == self._protocol
+            raise errors.ProtocolError(f"malformed {words.connect} result") from None
+        resumed = resume and protocol == self._protocol
         if not resumed:
             self._auth_state = None
-        self._protocol = result.protocol
+        self._protocol = protocol
         logger.info("socket connected (resumed=%s)", resumed)
         return resumed
 
-    async def _await_response(self, ws: WebSocket, request_id: str) -> Frame:
+    async def _await_response(self, ws: WebSocket, request_id: str) -> RpcFrame:
         while True:
             data = await ws.receive()
             if data is None:
                 raise errors.ConnectionError("the socket closed during connect")
             try:
-                frame = _decode_frame(data)
+                frame = self._words.decode_frame(data)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
             if frame.method is None and frame.id == request_id:
                 return frame
-            if frame.method == "signalwire.ping":
+            if frame.method is not None and frame.method == self._words.ping:
                 await self._pong(ws, frame)
 
     async def _serve(self, ws: WebSocket) -> None:
@@ -340,7 +303,7 @@ class SocketSession:
                 return
             self._last_rx = self._heartbeat.clock()
             try:
-                frame = _decode_frame(data)
+                frame = self._words.decode_frame(data)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 logger.warning("ignoring a frame that is not JSON-RPC")
                 continue
@@ -350,69 +313,74 @@ class SocketSession:
             except errors.ConnectionError:
                 return
 
-    async def _handle(self, ws: WebSocket, frame: Frame) -> bool:
+    async def _handle(self, ws: WebSocket, frame: RpcFrame) -> bool:
         """Answer one frame; return ``False`` when the socket should be given up."""
+        words = self._words
         method = frame.method
         if method is None:
             waiter = self._pending.get(str(frame.id))
             if waiter is not None and not waiter.done():
                 waiter.set_result(frame)
             return True
-        if method == "signalwire.ping":
+        if method == words.ping:
             await self._pong(ws, frame)
-        elif method == "signalwire.event":
-            await ws.send(_rpc(frame.id, result={}))
+        elif method == words.event:
+            await ws.send(words.result(frame.id, {}))
             self._dispatch(frame.params)
-        elif method == "signalwire.disconnect":
+        elif method == words.disconnect:
             logger.info("server asked to disconnect")
-            await ws.send(_rpc(frame.id, result={}))
+            await ws.send(words.result(frame.id, {}))
             return False
         elif frame.id is not None:
-            await ws.send(_rpc(frame.id, result={}))
+            await ws.send(words.result(frame.id, {}))
         return True
 
     async def reauthenticate(self, token: str) -> None:
-        """Swap the live socket's token (``signalwire.reauthenticate``); never raises.
+        """Swap the live socket's token (the vocabulary's ``reauthenticate``); never raises.
 
-        With no socket up there is nothing to do: the next connect sends the current token.
+        With no socket up, or no such method on the wire, there is nothing to do: the next
+        connect sends the current token.
         """
+        words = self._words
         ws = self._ws
-        if ws is None or not self._up:
+        if ws is None or not self._up or words.reauthenticate is None:
+            return
+        if words.reauthenticate_params is None:
             return
         request_id = str(uuid.uuid4())
-        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[RpcFrame] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = waiter
-        params = {"authentication": {"jwt_token": token}}
+        params = words.reauthenticate_params(token)
         try:
-            await ws.send(_rpc(request_id, method="signalwire.reauthenticate", params=params))
+            await ws.send(words.request(request_id, words.reauthenticate, params))
             async with asyncio.timeout(self._connect_timeout):
                 frame = await waiter
         except (errors.ConnectionError, TimeoutError):
-            logger.warning("signalwire.reauthenticate got no answer; the socket will reconnect")
+            logger.warning("%s got no answer; the socket will reconnect", words.reauthenticate)
             return
         finally:
             self._pending.pop(request_id, None)
         if frame.error is not None:
-            logger.warning("signalwire.reauthenticate refused (%s)", frame.error.code)
+            logger.warning("%s refused (%s)", words.reauthenticate, frame.error.code)
         else:
             logger.info("socket reauthenticated with a fresh token")
 
-    async def _pong(self, ws: WebSocket, frame: Frame) -> None:
-        try:
-            timestamp = _decode_ping(frame.params).timestamp
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            timestamp = msgspec.Raw(b"null")
-        await ws.send(_rpc(frame.id, result={"timestamp": timestamp}))
+    async def _pong(self, ws: WebSocket, frame: RpcFrame) -> None:
+        pong = self._words.pong
+        await ws.send(self._words.result(frame.id, {} if pong is None else pong(frame.params)))
 
     def _dispatch(self, raw: msgspec.Raw) -> None:
+        words = self._words
         try:
-            event = _decode_event(raw)
+            event = words.decode_event(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
             logger.warning("ignoring a malformed event")
             return
-        if event.event_type == AUTH_STATE_EVENT:
+        if event.event_type == words.authorization_state_event:
+            if words.authorization_state is None:
+                return
             try:
-                self._auth_state = _decode_auth_state(event.params).authorization_state
+                self._auth_state = words.authorization_state(event.params)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 logger.warning("ignoring a malformed authorization state")
             return
@@ -427,13 +395,13 @@ class SocketSession:
                 continue
             logger.info("socket silent for %.1fs; probing", silent)
             mark = self._last_rx
-            probe = _rpc(
-                str(uuid.uuid4()), method="signalwire.ping", params={"timestamp": time.time()}
-            )
-            try:
-                await ws.send(probe)
-            except errors.ConnectionError:
-                return
+            words = self._words
+            if words.ping is not None and words.ping_params is not None:
+                probe = words.request(str(uuid.uuid4()), words.ping, words.ping_params())
+                try:
+                    await ws.send(probe)
+                except errors.ConnectionError:
+                    return
             await beat.sleep(beat.probe_timeout)
             if self._last_rx == mark:
                 logger.warning("probe unanswered; dropping the socket")

@@ -19,13 +19,13 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ._decoders import decoder
 from ._history import message_position, rewrite_target
-from .codec import MessageKey, decoder
 from .errors import FabricChatError
 from .logs import get_logger
 from .retry import ReconnectPolicy
 
-__all__ = ["MessageStream", "Subscription"]
+__all__ = ["MessageKey", "MessageStream", "Subscription"]
 
 logger = get_logger(__name__)
 
@@ -40,6 +40,16 @@ BACKFILL_ATTEMPTS = 5
 BACKFILL_OVERLAP = 2.0
 
 Backfill = Callable[[tuple[float, str] | None], Awaitable[list[Any]]]
+
+
+class MessageKey(msgspec.Struct):
+    """The fields of a message event that routing, ordering and dedupe read."""
+
+    id: str
+    ts: float = 0.0
+    group_id: str | None = None
+    conversation_id: str | None = None
+    subtype: str | None = None
 
 
 class _Resync:

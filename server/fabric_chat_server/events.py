@@ -6,8 +6,8 @@ import logging
 from typing import Protocol
 
 import msgspec
+from fabric_chat._protocol import CONVERSATION_MESSAGE, event_frame
 
-from .frames import event_frame
 from .hub import Hub, event_id_of
 from .store import AddressRecord, ConversationRecord, MessageRecord, Store
 from .views import message_view, peer_address_id
@@ -44,7 +44,7 @@ async def _payload(
 
 def _frame(record: MessageRecord, subscriber_id: str, payload: msgspec.Raw) -> tuple[str, bytes]:
     return event_frame(
-        "conversation.message",
+        CONVERSATION_MESSAGE,
         channel=f"signalwire_conversation_{subscriber_id}",
         is_author=subscriber_id == record.subscriber_id,
         payload=payload,

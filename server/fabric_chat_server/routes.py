@@ -25,6 +25,7 @@ from fabric_chat.models import (
 from fabric_chat_runtime.contract import Route
 
 from .conversations import resolve_for_history, resolve_for_join, resolve_for_send
+from .encoding import encode
 from .errors import ApiError
 from .gate import GateError, check_id
 from .health import get_health, get_readiness
@@ -33,7 +34,6 @@ from .pagination import PagedResult, PageTokenError, fetch_page
 from .state import STATE, ServerState
 from .store import ListKind, MessageRecord
 from .views import ConversationLens, address_view
-from .wire import encode
 
 __all__ = ["HANDLERS", "register_routes"]
 

@@ -18,6 +18,27 @@ from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import WSMsgType, web
+from fabric_chat._protocol import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    JSONRPC_VERSION,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_PING,
+    SIGNALWIRE_REAUTHENTICATE,
+    TOKEN_ERROR,
+    RpcId,
+    error_frame,
+    event_frame,
+    request_frame,
+    result_frame,
+)
 from fabric_chat.models import (
     AuthorizationStateParams,
     ConnectAuthorization,
@@ -32,21 +53,6 @@ from fabric_chat.models import (
 
 from .auth import TokenClaims, TokenError
 from .events import message_event
-from .frames import (
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    LIMIT_EXCEEDED,
-    METHOD_NOT_FOUND,
-    PARSE_ERROR,
-    RESUME_REFUSED,
-    TOKEN_ERROR,
-    RpcId,
-    error_frame,
-    event_frame,
-    request_frame,
-    result_frame,
-)
 from .gate import FRAME_DEPTH, GateError, check_fields, check_json_shape, decode_json
 from .hub import Channel, LiveSession
 from .inputs import verify_subscriber_token
@@ -170,7 +176,7 @@ class _Connection:
         )
         channel.offer(result_frame(request_id, result))
         _, state_frame = event_frame(
-            "signalwire.authorization.state",
+            SIGNALWIRE_AUTHORIZATION_STATE,
             channel=record.protocol,
             is_author=False,
             payload=AuthorizationStateParams(authorization_state=record.authorization_state),
@@ -237,7 +243,7 @@ class _Connection:
             code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
             await self.send(error_frame(None, code, exc.message))
             return True
-        if not isinstance(frame, dict) or frame.get("jsonrpc") != "2.0":
+        if not isinstance(frame, dict) or frame.get("jsonrpc") != JSONRPC_VERSION:
             await self.send(error_frame(None, INVALID_REQUEST, "not a JSON-RPC 2.0 object"))
             return self.session is not None
         request_id = frame.get("id")
@@ -251,14 +257,14 @@ class _Connection:
             await self.send(error_frame(request_id, INVALID_REQUEST, "invalid request"))
             return self.session is not None
         try:
-            if self.session is None and method != "signalwire.connect":
-                raise _Refused(INVALID_REQUEST, "signalwire.connect must come first", close=True)
-            if method == "signalwire.connect":
+            if self.session is None and method != SIGNALWIRE_CONNECT:
+                raise _Refused(INVALID_REQUEST, f"{SIGNALWIRE_CONNECT} must come first", close=True)
+            if method == SIGNALWIRE_CONNECT:
                 await self.connect(request_id, params)
-            elif method == "signalwire.ping":
+            elif method == SIGNALWIRE_PING:
                 ping = _params(params, PingParams)
                 await self.send(result_frame(request_id, PingResult(timestamp=ping.timestamp)))
-            elif method == "signalwire.reauthenticate":
+            elif method == SIGNALWIRE_REAUTHENTICATE:
                 await self.reauthenticate(request_id, params)
             else:
                 raise _Refused(METHOD_NOT_FOUND, f"unknown method {method[:64]!r}", close=False)
@@ -285,7 +291,7 @@ class _Connection:
             await asyncio.sleep(interval)
             if self.channel is None or self.state.hub.pings_paused:
                 continue
-            _, frame = request_frame("signalwire.ping", PingParams(timestamp=time.time()))
+            _, frame = request_frame(SIGNALWIRE_PING, PingParams(timestamp=time.time()))
             self.channel.offer(frame)
 
     async def close_unless_connected(self) -> None:
@@ -327,7 +333,7 @@ class _Connection:
     async def disconnect(self, *, message: bytes = b"server shutdown", code: int = 1001) -> None:
         """Send ``signalwire.disconnect``, wait briefly for the answer, then close."""
         if self.channel is not None and not self.ws.closed:
-            request_id, frame = request_frame("signalwire.disconnect", {})
+            request_id, frame = request_frame(SIGNALWIRE_DISCONNECT, {})
             waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self.waiters[request_id] = waiter
             self.channel.offer(frame)

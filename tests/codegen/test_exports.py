@@ -8,6 +8,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from fabric_chat._protocol import (
+    INVALID_PARAMS,
+    RESUME_REFUSED,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_EVENT,
+    TOKEN_ERROR,
+)
 from fabric_chat.contract import CONTRACT
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -107,8 +114,8 @@ def test_asyncapi_is_3_0_with_every_method_and_event() -> None:
         message = document["components"]["messages"][f"event.{event.name}"]
         inner = message["payload"]["properties"]["params"]["properties"]["params"]
         assert _resolve(document, inner["$ref"])["title"] == event.payload.__name__
-    connect = operations["signalwire.connect"]
-    assert connect["x-error-codes"] == [-32002, -32003, -32602]
+    connect = operations[SIGNALWIRE_CONNECT]
+    assert connect["x-error-codes"] == [TOKEN_ERROR, RESUME_REFUSED, INVALID_PARAMS]
 
 
 def _validator(document: dict[str, Any], pointer: str) -> jsonschema.Draft202012Validator:
@@ -151,7 +158,7 @@ def test_every_asyncapi_payload_is_a_schema_that_accepts_real_frames() -> None:
         frame = {
             "jsonrpc": "2.0",
             "id": "e1",
-            "method": "signalwire.event",
+            "method": SIGNALWIRE_EVENT,
             "params": {
                 "event_type": event.name,
                 "event_channel": "c",

@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fabric_chat._protocol import (
+    CONVERSATION_MESSAGE,
+    CONVERSATION_MESSAGE_UPDATED,
+    INVALID_PARAMS,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    SIGNALWIRE_REAUTHENTICATE,
+    TOKEN_ERROR,
+)
 
 from codegen.build import build_ir
 from codegen.loader import load_spec
@@ -214,21 +227,21 @@ def test_every_json_rpc_method_and_event_of_the_protocol_is_described() -> None:
     assert ws["path"] == "/"
     methods = ws["rpc_methods"]
     assert {name: m["direction"] for name, m in methods.items()} == {
-        "signalwire.connect": "client",
-        "signalwire.ping": "both",
-        "signalwire.event": "server",
-        "signalwire.disconnect": "server",
-        "signalwire.reauthenticate": "client",
+        SIGNALWIRE_CONNECT: "client",
+        SIGNALWIRE_PING: "both",
+        SIGNALWIRE_EVENT: "server",
+        SIGNALWIRE_DISCONNECT: "server",
+        SIGNALWIRE_REAUTHENTICATE: "client",
     }
-    assert (methods["signalwire.connect"]["params"], methods["signalwire.connect"]["result"]) == (
+    assert (methods[SIGNALWIRE_CONNECT]["params"], methods[SIGNALWIRE_CONNECT]["result"]) == (
         "ConnectParams",
         "ConnectResult",
     )
-    assert methods["signalwire.connect"]["errors"] == [-32002, -32003, -32602]
+    assert methods[SIGNALWIRE_CONNECT]["errors"] == [TOKEN_ERROR, RESUME_REFUSED, INVALID_PARAMS]
     assert {name: e["payload"] for name, e in ws["events"].items()} == {
-        "conversation.message": "ConversationMessage",
-        "conversation.message.updated": "ConversationMessage",
-        "signalwire.authorization.state": "AuthorizationStateParams",
+        CONVERSATION_MESSAGE: "ConversationMessage",
+        CONVERSATION_MESSAGE_UPDATED: "ConversationMessage",
+        SIGNALWIRE_AUTHORIZATION_STATE: "AuthorizationStateParams",
     }
 
 

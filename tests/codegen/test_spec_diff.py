@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fabric_chat._protocol import CONVERSATION_MESSAGE_UPDATED, SIGNALWIRE_REAUTHENTICATE
 
 from codegen.__main__ import main
 from codegen.diff import Change, diff_specs
@@ -286,16 +287,16 @@ CASES: list[tuple[str, Edit, str, str, bool]] = [
     ),
     (
         "event-removed",
-        lambda d: d["websocket"]["events"].pop("conversation.message.updated"),
+        lambda d: d["websocket"]["events"].pop(CONVERSATION_MESSAGE_UPDATED),
         "websocket.events",
-        "event 'conversation.message.updated' removed",
+        f"event {CONVERSATION_MESSAGE_UPDATED!r} removed",
         True,
     ),
     (
         "rpc-method-removed",
-        lambda d: d["websocket"]["rpc_methods"].pop("signalwire.reauthenticate"),
+        lambda d: d["websocket"]["rpc_methods"].pop(SIGNALWIRE_REAUTHENTICATE),
         "websocket.rpc_methods",
-        "JSON-RPC method 'signalwire.reauthenticate' removed",
+        f"JSON-RPC method {SIGNALWIRE_REAUTHENTICATE!r} removed",
         True,
     ),
 ]

@@ -12,8 +12,27 @@ from typing import Any
 
 import fabric_chat
 import pytest
+import yaml
 from fabric_chat import contract, models
 from fabric_chat._namespaces import AsyncChatNamespace, AsyncConversationNamespace
+from fabric_chat._protocol import (
+    CONVERSATION_MESSAGE,
+    CONVERSATION_MESSAGE_UPDATED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    SIGNALWIRE_REAUTHENTICATE,
+    TOKEN_ERROR,
+)
 from fabric_chat_runtime.errors import InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +90,7 @@ def test_every_generated_file_starts_with_the_banner() -> None:
         else:
             assert text.splitlines()[0] == BANNER, path
         checked += 1
-    assert checked == 9
+    assert checked == 10
 
 
 def test_every_generated_module_declares_all() -> None:
@@ -132,18 +151,24 @@ def test_contract_routes() -> None:
 def test_contract_rpc_methods_and_events() -> None:
     methods = {m.name: m for m in contract.CONTRACT.rpc_methods}
     assert set(methods) == {
-        "signalwire.connect", "signalwire.ping", "signalwire.event",
-        "signalwire.disconnect", "signalwire.reauthenticate",
+        SIGNALWIRE_CONNECT, SIGNALWIRE_PING, SIGNALWIRE_EVENT,
+        SIGNALWIRE_DISCONNECT, SIGNALWIRE_REAUTHENTICATE,
     }  # fmt: skip
-    assert methods["signalwire.connect"].params is models.ConnectParams
-    assert methods["signalwire.event"].params is models.EventParams
+    assert methods[SIGNALWIRE_CONNECT].params is models.ConnectParams
+    assert methods[SIGNALWIRE_EVENT].params is models.EventParams
     events = {e.name: e.payload for e in contract.CONTRACT.events}
     assert events == {
-        "conversation.message": fabric_chat.ConversationMessage,
-        "conversation.message.updated": fabric_chat.ConversationMessage,
-        "signalwire.authorization.state": models.AuthorizationStateParams,
+        CONVERSATION_MESSAGE: fabric_chat.ConversationMessage,
+        CONVERSATION_MESSAGE_UPDATED: fabric_chat.ConversationMessage,
+        SIGNALWIRE_AUTHORIZATION_STATE: models.AuthorizationStateParams,
     }
-    assert set(contract.RPC_ERRORS) == {-32002, -32003, -32602}
+    assert set(contract.RPC_ERRORS) == {TOKEN_ERROR, RESUME_REFUSED, INVALID_PARAMS} | {
+        INTERNAL_ERROR, INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, PARSE_ERROR,
+    }  # fmt: skip
+    spec = yaml.safe_load((ROOT / "spec" / "chat.yaml").read_text(encoding="utf-8"))
+    assert set(methods) == set(spec["websocket"]["rpc_methods"])  # the wire's names: the spec's
+    assert set(events) == set(spec["websocket"]["events"])
+    assert set(contract.RPC_ERRORS) == {int(code) for code in spec["websocket"]["rpc_errors"]}
 
 
 class FakeEngine:

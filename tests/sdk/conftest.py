@@ -18,6 +18,16 @@ from typing import Any
 import msgspec
 import pytest
 from aiohttp import WSMsgType, web
+from fabric_chat._protocol import (
+    CONVERSATION_MESSAGE,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    TOKEN_ERROR,
+    VOCABULARY,
+)
 from fabric_chat_runtime.client import BaseClient
 from fabric_chat_runtime.contract import Contract, Param, Route
 from fabric_chat_runtime.engine import Engine
@@ -54,7 +64,8 @@ CONTRACT = Contract(
         ),
         _route("listMessages", "GET", "/api/fabric/messages"),
         _route("sendMessage", "POST", "/api/fabric/messages", status=201),
-    )
+    ),
+    vocabulary=VOCABULARY,
 )
 
 
@@ -173,13 +184,13 @@ class FakeServer:
         """Send a ``conversation.message`` event to every socket."""
         for ws in list(self.sockets):
             if not ws.closed:
-                await self.event(ws, "conversation.message", message)
+                await self.event(ws, CONVERSATION_MESSAGE, message)
 
     async def event(self, ws: web.WebSocketResponse, event_type: str, params: Any) -> None:
         frame = {
             "jsonrpc": "2.0",
             "id": str(uuid.uuid4()),
-            "method": "signalwire.event",
+            "method": SIGNALWIRE_EVENT,
             "params": {"event_type": event_type, "timestamp": self.clock, "params": params},
         }
         await ws.send_str(json.dumps(frame))
@@ -301,21 +312,21 @@ class FakeServer:
             if self.script is not None:
                 await self.script(ws, hello)
                 return ws
-            assert hello["method"] == "signalwire.connect"
+            assert hello["method"] == SIGNALWIRE_CONNECT
             self.connects.append(hello["params"])
             params = hello["params"]
             if params["authentication"]["jwt_token"] != self.token:
-                error = {"code": -32002, "message": "bad token"}
+                error = {"code": TOKEN_ERROR, "message": "bad token"}
                 await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "error": error}))
                 return ws
             if "protocol" in params and self.refuse_resume:
-                error = {"code": -32003, "message": "unknown session"}
+                error = {"code": RESUME_REFUSED, "message": "unknown session"}
                 await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "error": error}))
                 return ws
             protocol = params.get("protocol") or f"signalwire_jti_{uuid.uuid4()}"
             result = {"identity": "alice", "protocol": protocol, "ice_servers": []}
             await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": result}))
-            await self.event(ws, "signalwire.authorization.state", {"authorization_state": "st-1"})
+            await self.event(ws, SIGNALWIRE_AUTHORIZATION_STATE, {"authorization_state": "st-1"})
             self.sockets.append(ws)
             if self.ping_every is not None:
                 pinger = asyncio.create_task(self._ping(ws, self.ping_every))
@@ -326,7 +337,7 @@ class FakeServer:
                 self.frames.append(data)
                 if "result" in data:
                     self.acks.append(data["id"])
-                elif data.get("method") == "signalwire.ping" and not self.mute:
+                elif data.get("method") == SIGNALWIRE_PING and not self.mute:
                     answer = {"jsonrpc": "2.0", "id": data["id"], "result": data["params"]}
                     await ws.send_str(json.dumps(answer))
         finally:
@@ -344,7 +355,7 @@ class FakeServer:
             frame = {
                 "jsonrpc": "2.0",
                 "id": f"ping-{n}",
-                "method": "signalwire.ping",
+                "method": SIGNALWIRE_PING,
                 "params": {"timestamp": 1234.5 + n},
             }
             if not self.mute:

@@ -1,6 +1,6 @@
 """A token the server stops accepting ends the session for good, against the real server.
 
-When a reconnect is refused with ``-32002`` (the token expired, or the server's signing secret
+When a reconnect is refused with ``TOKEN_ERROR`` (the token expired, or the server's signing secret
 changed), the client stops reconnecting, moves to ``FAILED`` (seen by ``on_state_change`` and
 ``states()``), logs one warning without the token, ends every live stream by raising
 ``AuthenticationError`` and refuses every later ``subscribe``.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 from fabric_chat import AsyncClient, AuthenticationError, ConversationChatMessage
+from fabric_chat._protocol import TOKEN_ERROR
 from fabric_chat_runtime import ConnectionState, ReconnectPolicy, RetryPolicy
 from fabric_chat_server.testing import LocalServer
 
@@ -119,8 +120,8 @@ async def _exercise(
     (error,) = stream_error
     assert isinstance(error, AuthenticationError)
     assert error.status == 401
-    assert error.code == "-32002"
-    assert later.value.code == "-32002"
+    assert error.code == str(TOKEN_ERROR)
+    assert later.value.code == str(TOKEN_ERROR)
     assert [m.text for m in s.called] == ["before"]
     assert [m.text for m in s.streamed] == ["before"]
     assert all(isinstance(m, ConversationChatMessage) for m in s.called)
@@ -138,7 +139,9 @@ async def _exercise(
         if r.name.startswith("fabric_chat.") and r.levelno >= logging.WARNING
     ]
     refusals = [r.getMessage() for r in warnings if "refused the token" in r.getMessage()]
-    assert refusals == ["the server refused the token (-32002); the socket will not reconnect"]
+    assert refusals == [
+        f"the server refused the token ({TOKEN_ERROR}); the socket will not reconnect"
+    ]
     # Any other warning is a reconnect that found the server down (during a restart).
     assert all(r.getMessage() == "socket failed: APIConnectionError" for r in warnings[:-1])
     assert warnings[-1].getMessage() == refusals[0]

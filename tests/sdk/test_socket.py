@@ -8,6 +8,15 @@ import logging
 
 import pytest
 from aiohttp import web
+from fabric_chat._protocol import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    RESUME_REFUSED,
+    SIGNALWIRE_CONNECT,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_PING,
+    VOCABULARY,
+)
 from fabric_chat_runtime import errors
 from fabric_chat_runtime.retry import ReconnectPolicy
 from fabric_chat_runtime.session import HeartbeatPolicy
@@ -31,7 +40,7 @@ async def test_connect_is_the_first_frame_and_events_are_acked(server: FakeServe
         await subscribe(client, got)
         assert client.state is ConnectionState.CONNECTED
         first = server.frames[0]
-        assert first["method"] == "signalwire.connect"
+        assert first["method"] == SIGNALWIRE_CONNECT
         params = first["params"]
         assert params["version"] == {"major": 4, "minor": 0, "revision": 0}
         assert params["event_acks"] is True
@@ -62,7 +71,7 @@ async def test_disconnect_is_answered_then_resumed(server: FakeServer) -> None:
         await subscribe(client, got)
         ws = server.sockets[0]
         await ws.send_json(
-            {"jsonrpc": "2.0", "id": "bye", "method": "signalwire.disconnect", "params": {}}
+            {"jsonrpc": "2.0", "id": "bye", "method": SIGNALWIRE_DISCONNECT, "params": {}}
         )
         await eventually(lambda: len(server.connects) == 2 and server.sockets)
         assert {"jsonrpc": "2.0", "id": "bye", "result": {}} in server.frames
@@ -121,7 +130,7 @@ async def test_watchdog_probes_a_silent_socket_and_reconnects(
     async with Client(token=server.token, heartbeat=heartbeat, reconnect=FAST) as client:
         await subscribe(client, [])
         # A server that answers the probe keeps the socket.
-        await eventually(lambda: any(f.get("method") == "signalwire.ping" for f in server.frames))
+        await eventually(lambda: any(f.get("method") == SIGNALWIRE_PING for f in server.frames))
         await asyncio.sleep(0.35)
         assert len(server.connects) == 1
         # A silent one loses it.
@@ -158,11 +167,12 @@ async def test_watchdog_delays_with_an_injected_clock() -> None:
     session = SocketSession.__new__(SocketSession)
     session._heartbeat = beat
     session._last_rx = 96.0
+    session._words = VOCABULARY
     ws = Socket()
     await session._watch(ws)  # type: ignore[arg-type]
     assert slept == [11.0, 5.0]
     assert ws.closed_by_watchdog
-    assert b'"method":"signalwire.ping"' in ws.sent[0]
+    assert f'"method":"{SIGNALWIRE_PING}"'.encode() in ws.sent[0]
 
 
 async def test_state_changes_are_observable(
@@ -202,7 +212,7 @@ async def test_state_changes_are_observable(
 
 async def _until_served(ws: web.WebSocketResponse, name: str) -> None:
     """Ping the client and wait for its answer: it is connected and serving the socket."""
-    await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": name, "method": "signalwire.ping"}))
+    await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": name, "method": SIGNALWIRE_PING}))
     async for frame in ws:
         if json.loads(frame.data).get("id") == name:
             return
@@ -286,11 +296,11 @@ def _connect_error(hello: dict[str, object], code: int) -> str:
     return json.dumps({"jsonrpc": "2.0", "id": hello["id"], "error": error})
 
 
-@pytest.mark.parametrize("code", [-32603, -32600])
+@pytest.mark.parametrize("code", [INTERNAL_ERROR, INVALID_REQUEST])
 async def test_a_connect_error_that_is_not_a_refused_token_is_a_failed_connection(
     server: FakeServer, code: int
 ) -> None:
-    """Only ``-32002`` refuses the token. Any other error answer to a fresh connect is a failed
+    """Only ``TOKEN_ERROR`` refuses the token. Any other error answer to a fresh connect is a failed
     connection: back off, reconnect, and the live subscription delivers again; no 401."""
     got: list[ChatMessage] = []
     slept: list[float] = []
@@ -304,7 +314,7 @@ async def test_a_connect_error_that_is_not_a_refused_token_is_a_failed_connectio
         assert isinstance(params, dict)
         fresh.append("protocol" not in params)
         if len(fresh) == 2:  # the reconnect's resume: refused, so the client connects fresh
-            await ws.send_str(_connect_error(hello, -32003))
+            await ws.send_str(_connect_error(hello, RESUME_REFUSED))
             return
         if len(fresh) == 3:  # the fresh connect fails once, as a server in trouble would
             await ws.send_str(_connect_error(hello, code))
@@ -337,7 +347,7 @@ async def test_a_connect_error_that_is_not_a_refused_token_is_a_failed_connectio
 async def test_a_first_connect_that_fails_with_an_internal_error_can_be_retried(
     server: FakeServer,
 ) -> None:
-    answers = iter([-32603])
+    answers = iter([INTERNAL_ERROR])
 
     async def script(ws: web.WebSocketResponse, hello: dict[str, object]) -> None:
         code = next(answers, None)

@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 import pytest
 from fabric_chat_runtime import errors
+from fabric_chat_runtime._decoders import has_field
 from fabric_chat_runtime._tasks import TaskOwner
-from fabric_chat_runtime.codec import has_field
 from fabric_chat_runtime.contract import Param, Route
 from fabric_chat_runtime.pagination import Page
 from fabric_chat_runtime.state import ConnectionState, StateWatch

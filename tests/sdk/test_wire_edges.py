@@ -10,6 +10,13 @@ from typing import Any
 import fabric_chat
 import pytest
 from aiohttp import WSMsgType, web
+from fabric_chat._protocol import (
+    CONVERSATION_MESSAGE,
+    CONVERSATION_MESSAGE_UPDATED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+)
 from fabric_chat_runtime import errors
 from fabric_chat_runtime.retry import ReconnectPolicy
 
@@ -27,7 +34,7 @@ def event(event_type: str, params: Any, event_id: str = "e1") -> str:
         {
             "jsonrpc": "2.0",
             "id": event_id,
-            "method": "signalwire.event",
+            "method": SIGNALWIRE_EVENT,
             "params": {"event_type": event_type, "params": params},
         }
     )
@@ -47,7 +54,7 @@ async def test_stray_and_malformed_frames_are_survived(server: FakeServer) -> No
                 {
                     "jsonrpc": "2.0",
                     "id": "p0",
-                    "method": "signalwire.ping",
+                    "method": SIGNALWIRE_PING,
                     "params": {"timestamp": 7},
                 }
             )
@@ -58,14 +65,12 @@ async def test_stray_and_malformed_frames_are_survived(server: FakeServer) -> No
             "[1, 2",
             json.dumps({"jsonrpc": "2.0", "id": "r1", "method": "signalwire.unknown"}),
             json.dumps({"jsonrpc": "2.0", "method": "signalwire.note"}),
-            json.dumps(
-                {"jsonrpc": "2.0", "id": "p1", "method": "signalwire.ping", "params": "bad"}
-            ),
-            json.dumps({"jsonrpc": "2.0", "id": "e0", "method": "signalwire.event", "params": 5}),
-            event("signalwire.authorization.state", {"authorization_state": 3}),
-            event("conversation.message", {"no_id": True}, "e2"),
-            event("conversation.message.updated", message, "e3"),
-            event("conversation.message", message, "e4"),
+            json.dumps({"jsonrpc": "2.0", "id": "p1", "method": SIGNALWIRE_PING, "params": "bad"}),
+            json.dumps({"jsonrpc": "2.0", "id": "e0", "method": SIGNALWIRE_EVENT, "params": 5}),
+            event(SIGNALWIRE_AUTHORIZATION_STATE, {"authorization_state": 3}),
+            event(CONVERSATION_MESSAGE, {"no_id": True}, "e2"),
+            event(CONVERSATION_MESSAGE_UPDATED, message, "e3"),
+            event(CONVERSATION_MESSAGE, message, "e4"),
         ]:
             await ws.send_bytes(frame.encode()) if frame.startswith("[") else await ws.send_str(
                 frame
@@ -126,7 +131,7 @@ async def test_resume_with_a_new_protocol_forgets_the_old_state(server: FakeServ
     async def script(ws: web.WebSocketResponse, hello: dict[str, Any]) -> None:
         hellos.append(hello["params"])
         await ws.send_str(result(hello, {"protocol": next(protocols, "proto-c")}))
-        await ws.send_str(event("signalwire.authorization.state", {"authorization_state": "s"}))
+        await ws.send_str(event(SIGNALWIRE_AUTHORIZATION_STATE, {"authorization_state": "s"}))
         if len(hellos) < 3:
             await asyncio.sleep(0.05)
             await ws.close()

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
+from fabric_chat._protocol import CONVERSATION_MESSAGE, SIGNALWIRE_CONNECT, SIGNALWIRE_EVENT
 from fabric_chat_server.testing import LocalServer
 
 __all__ = ["Api", "Rpc"]
@@ -100,7 +101,7 @@ class Rpc:
         if protocol is not None:
             params["protocol"] = protocol
         await self.send(
-            {"jsonrpc": "2.0", "id": "connect-1", "method": "signalwire.connect", "params": params}
+            {"jsonrpc": "2.0", "id": "connect-1", "method": SIGNALWIRE_CONNECT, "params": params}
         )
         result = await self.receive()
         if "result" in result:
@@ -108,11 +109,11 @@ class Rpc:
         return result
 
     async def event(
-        self, event_type: str = "conversation.message", *, ack: bool = True
+        self, event_type: str = CONVERSATION_MESSAGE, *, ack: bool = True
     ) -> dict[str, Any]:
         frame = await self.receive_until(
             lambda f: (
-                f.get("method") == "signalwire.event" and f["params"]["event_type"] == event_type
+                f.get("method") == SIGNALWIRE_EVENT and f["params"]["event_type"] == event_type
             )
         )
         if ack:

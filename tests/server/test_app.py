@@ -10,6 +10,7 @@ from typing import Any
 
 import fabric_chat_server
 import pytest
+from fabric_chat._protocol import INVALID_PARAMS, RESUME_REFUSED, SIGNALWIRE_CONNECT, TOKEN_ERROR
 from fabric_chat_server import routes
 from fabric_chat_server.app import create_app
 from fabric_chat_server.config import ServerConfig
@@ -76,20 +77,20 @@ async def test_resume_after_restart_is_honoured_and_an_unknown_one_refused(
     answer = await again.connect(bob, protocol=protocol)
     assert answer["result"]["protocol"] == protocol  # sessions live in the store
     other = await rpc_factory()
-    assert (await other.connect(bob, protocol=protocol + "x"))["error"]["code"] == -32003
+    assert (await other.connect(bob, protocol=protocol + "x"))["error"]["code"] == RESUME_REFUSED
     assert "result" in await other.connect(bob)
 
 
 async def test_websocket_connect_errors(server: LocalServer, rpc_factory: Any) -> None:
     rpc = await rpc_factory()
     await rpc.send(
-        {"jsonrpc": "2.0", "id": "c", "method": "signalwire.connect", "params": {"version": 4}}
+        {"jsonrpc": "2.0", "id": "c", "method": SIGNALWIRE_CONNECT, "params": {"version": 4}}
     )
-    assert (await rpc.receive())["error"]["code"] == -32602
+    assert (await rpc.receive())["error"]["code"] == INVALID_PARAMS
     token = server.state.token_service.mint(
         subscriber_id="ghost", project_id=server.project_id, channel=server.ws_url
     )
-    assert (await rpc.connect(token))["error"]["code"] == -32002
+    assert (await rpc.connect(token))["error"]["code"] == TOKEN_ERROR
 
 
 def test_defaults_are_the_issues() -> None:

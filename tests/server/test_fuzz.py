@@ -4,7 +4,7 @@ Hypothesis draws raw bytes and hostile JSON (deep nesting, huge numbers, lone su
 escapes, invalid UTF-8, NUL in ids, wrong types, wrong Content-Type) for every HTTP route of
 the contract (body, headers, path, query), sent over a raw socket so that no client library
 cleans them up, and for every JSON-RPC method of the WebSocket. The properties: no 5xx, no
-``-32603``, the server counted no unexpected fault, and a refused request stored nothing.
+``INTERNAL_ERROR``, the server counted no unexpected fault, and a refused request stored nothing.
 Example counts are bounded so the suite stays fast.
 """
 
@@ -19,6 +19,7 @@ from urllib.parse import quote_from_bytes
 import aiohttp
 import msgspec
 import pytest
+from fabric_chat._protocol import INTERNAL_ERROR, SIGNALWIRE_CONNECT
 from fabric_chat.contract import CONTRACT, LIMITS
 from fabric_chat_server.testing import ThreadedServer
 from hypothesis import HealthCheck, given, settings
@@ -264,7 +265,7 @@ async def _exchange(world: World, method: str, params: bytes, connected: bool) -
             connect = {
                 "jsonrpc": "2.0",
                 "id": "c1",
-                "method": "signalwire.connect",
+                "method": SIGNALWIRE_CONNECT,
                 "params": {
                     "version": {"major": 4, "minor": 0, "revision": 0},
                     "authentication": {"jwt_token": world.alice},
@@ -306,7 +307,7 @@ def test_no_hostile_frame_gets_an_internal_error(
     for answer in answers:
         error = answer.get("error")
         if error is not None:
-            assert error["code"] != -32603, answer
+            assert error["code"] != INTERNAL_ERROR, answer
     assert world.counts() == before
     assert world.server.server.state.stats.unexpected == 0
 

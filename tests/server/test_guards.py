@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
+from fabric_chat._protocol import SIGNALWIRE_REAUTHENTICATE, TOKEN_ERROR
 from fabric_chat_server.auth import TokenError
 from fabric_chat_server.inputs import verify_subscriber_token
 from fabric_chat_server.testing import LocalServer
@@ -122,7 +123,7 @@ async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
     for name, token in _bad_tokens(server, alice).items():
         rpc = await rpc_factory()
         answer = await rpc.connect(token)
-        assert answer["error"]["code"] == -32002, name
+        assert answer["error"]["code"] == TOKEN_ERROR, name
         assert token not in str(answer)
     # And on a live socket, a reauthenticate with any of them is refused the same way.
     rpc = await rpc_factory()
@@ -132,12 +133,12 @@ async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
             {
                 "jsonrpc": "2.0",
                 "id": name,
-                "method": "signalwire.reauthenticate",
+                "method": SIGNALWIRE_REAUTHENTICATE,
                 "params": {"authentication": {"project": server.project_id, "jwt_token": token}},
             }
         )
         answer = await rpc.receive_until(lambda f, rid=name: f.get("id") == rid)
-        assert answer["error"]["code"] == -32002, name
+        assert answer["error"]["code"] == TOKEN_ERROR, name
     assert len(server.state.hub.sessions_of(_sub(alice))) == 1
     after = await server.state.store.counts()
     assert after.pop("sessions") == before.pop("sessions") + 1  # the one good connect's
@@ -152,7 +153,7 @@ def _sub(token: str) -> str:
 async def test_http_and_the_socket_refuse_a_token_for_the_same_reason(
     server: LocalServer, api: Any, rpc_factory: Any
 ) -> None:
-    """One check, ``verify_subscriber_token``, behind both doors: 401 and -32002 say the same."""
+    """One check, ``verify_subscriber_token``, behind both doors: 401 and TOKEN_ERROR agree."""
     alice = await server.token("alice")
     claims, subscriber = await verify_subscriber_token(server.state, alice)
     assert (claims.sub, subscriber.id) == (_sub(alice), _sub(alice))
@@ -164,7 +165,7 @@ async def test_http_and_the_socket_refuse_a_token_for_the_same_reason(
         assert (status, body["errors"][0]["message"]) == (401, reason), name
         rpc = await rpc_factory()
         answer = await rpc.connect(token)
-        assert answer["error"] == {"code": -32002, "message": reason}, name
+        assert answer["error"] == {"code": TOKEN_ERROR, "message": reason}, name
 
 
 async def test_bad_tokens_get_401(server: LocalServer, api: Any) -> None:

@@ -13,6 +13,12 @@ import aiohttp
 import jwt
 import msgspec
 import pytest
+from fabric_chat._protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_REAUTHENTICATE,
+)
 from fabric_chat.contract import LIMITS
 from fabric_chat_server.auth import TokenService, hash_project_token, same_secret
 from fabric_chat_server.limits import LoginGuard
@@ -263,7 +269,7 @@ async def test_deeply_nested_websocket_params_get_a_jsonrpc_error_not_32603(
         )
         await socket.ws.send_str(frame)
         answer = await socket.receive_until(lambda f: "error" in f)
-        assert answer["error"]["code"] in (-32600, -32602), answer
+        assert answer["error"]["code"] in (INVALID_REQUEST, INVALID_PARAMS), answer
     assert server.state.stats.unexpected == 0
 
 
@@ -465,7 +471,7 @@ async def test_a_reauthenticate_with_a_shorter_token_ends_the_socket_at_its_expi
         {
             "jsonrpc": "2.0",
             "id": "re",
-            "method": "signalwire.reauthenticate",
+            "method": SIGNALWIRE_REAUTHENTICATE,
             "params": {"authentication": {"jwt_token": short}},
         }
     )
@@ -476,7 +482,7 @@ async def test_a_reauthenticate_with_a_shorter_token_ends_the_socket_at_its_expi
             message = await socket.ws.receive()
             if message.type == aiohttp.WSMsgType.TEXT:
                 frame = msgspec.json.decode(message.data)
-                if frame.get("method") == "signalwire.disconnect":
+                if frame.get("method") == SIGNALWIRE_DISCONNECT:
                     closed_at = time.time()
                     break
             else:

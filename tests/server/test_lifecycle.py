@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from click.testing import CliRunner
+from fabric_chat._protocol import SIGNALWIRE_CONNECT, SIGNALWIRE_DISCONNECT
 from fabric_chat_cli.commands import main
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
@@ -214,7 +215,7 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
                 {
                     "jsonrpc": "2.0",
                     "id": "c",
-                    "method": "signalwire.connect",
+                    "method": SIGNALWIRE_CONNECT,
                     "params": {
                         "version": {"major": 4, "minor": 0, "revision": 0},
                         "authentication": {"jwt_token": token},
@@ -231,7 +232,7 @@ async def test_shutdown_sends_disconnect_to_open_sockets(tmp_path: Path) -> None
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
                 methods.append(message.json().get("method"))
-            assert "signalwire.disconnect" in methods
+            assert SIGNALWIRE_DISCONNECT in methods
             async with asyncio.timeout(5):
                 assert await process.process.wait() == 0
             # Stopped promptly, though a socket was open (and answered nothing).

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from fabric_chat._protocol import CONVERSATION_MESSAGE, LIMIT_EXCEEDED, SIGNALWIRE_CONNECT
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
 #: RSS the server may gain over the abuse below. The old design (every un-acked frame kept per
@@ -33,7 +34,7 @@ def _connect_frame(token: str, protocol: str | None = None) -> str:
     }
     if protocol is not None:
         params["protocol"] = protocol
-    frame = {"jsonrpc": "2.0", "id": "c", "method": "signalwire.connect", "params": params}
+    frame = {"jsonrpc": "2.0", "id": "c", "method": SIGNALWIRE_CONNECT, "params": params}
     return msgspec.json.encode(frame).decode()
 
 
@@ -82,7 +83,7 @@ async def test_connect_cycles_and_a_reader_that_never_acks_keep_rss_bounded(
             nonlocal received
             async for message in reader:
                 frame = msgspec.json.decode(message.data)
-                if frame.get("params", {}).get("event_type") == "conversation.message":
+                if frame.get("params", {}).get("event_type") == CONVERSATION_MESSAGE:
                     received += 1
                     if received == SENDS + 10:
                         return
@@ -113,9 +114,11 @@ async def test_sockets_and_connects_per_caller_are_limited(
         sockets = [await rpc_for(server) for _ in range(4)]
         assert "result" in await sockets[0].connect(bob)
         assert "result" in await sockets[1].connect(bob)
-        assert (await sockets[2].connect(bob))["error"]["code"] == -32005  # a third socket
+        assert (await sockets[2].connect(bob))["error"]["code"] == LIMIT_EXCEEDED  # a third socket
         await sockets[0].close()
-        assert (await sockets[3].connect(bob))["error"]["code"] == -32005  # a fourth connect/s
+        assert (await sockets[3].connect(bob))["error"][
+            "code"
+        ] == LIMIT_EXCEEDED  # a fourth connect/s
         # One client address may open ten times the burst, then gets 429.
         statuses = []
         for _ in range(30):

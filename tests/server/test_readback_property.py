@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
+from fabric_chat._protocol import CONVERSATION_MESSAGE, SIGNALWIRE_CONNECT, SIGNALWIRE_EVENT
 from fabric_chat.contract import LIMITS
 from fabric_chat_server.testing import ThreadedServer
 from hypothesis import HealthCheck, given, settings
@@ -59,7 +60,7 @@ class Reader:
                 {
                     "jsonrpc": "2.0",
                     "id": "c",
-                    "method": "signalwire.connect",
+                    "method": SIGNALWIRE_CONNECT,
                     "params": {
                         "version": {"major": 4, "minor": 0, "revision": 0},
                         "authentication": {"jwt_token": self.bob},
@@ -77,8 +78,8 @@ class Reader:
             if status == 201:
                 for _ in range(10):
                     frame = msgspec.json.decode((await ws.receive(timeout=5)).data)
-                    if frame.get("method") == "signalwire.event" and (
-                        frame["params"]["event_type"] == "conversation.message"
+                    if frame.get("method") == SIGNALWIRE_EVENT and (
+                        frame["params"]["event_type"] == CONVERSATION_MESSAGE
                     ):
                         event = frame["params"]["params"]
                         break

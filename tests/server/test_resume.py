@@ -11,6 +11,7 @@ import aiohttp
 import msgspec
 import pytest
 from fabric_chat import AsyncClient, ConversationChatMessage
+from fabric_chat._protocol import CONVERSATION_MESSAGE, RESUME_REFUSED, SIGNALWIRE_EVENT
 from fabric_chat_runtime import ReconnectPolicy
 from fabric_chat_server.store import MessageRecord
 from fabric_chat_server.testing import LocalServer
@@ -78,9 +79,9 @@ async def _replayed(rpc: Rpc, count: int) -> list[str]:
             message = await rpc.ws.receive()
             assert message.type == aiohttp.WSMsgType.TEXT, message
             frame = msgspec.json.decode(message.data)
-            if frame.get("method") != "signalwire.event":
+            if frame.get("method") != SIGNALWIRE_EVENT:
                 continue
-            if frame["params"]["event_type"] == "conversation.message":
+            if frame["params"]["event_type"] == CONVERSATION_MESSAGE:
                 ids.append(frame["params"]["params"]["id"])
                 await rpc.ack(frame["id"])
     return ids
@@ -125,7 +126,7 @@ async def test_a_gap_beyond_the_replay_limit_is_refused(
         await _miss(server, group, 101)
         again = await rpc_for(server)
         answer = await again.connect(bob, protocol=first.protocol)
-        assert answer["error"]["code"] == -32003
+        assert answer["error"]["code"] == RESUME_REFUSED
         assert "result" in await again.connect(bob)  # a fresh connect works at once
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+from fabric_chat._protocol import SIGNALWIRE_REAUTHENTICATE, TOKEN_ERROR
 from fabric_chat_server.testing import LocalServer
 
 
@@ -47,7 +48,7 @@ async def test_a_whole_session_logged_at_debug_shows_no_secret(
             {
                 "jsonrpc": "2.0",
                 "id": request_id,
-                "method": "signalwire.reauthenticate",
+                "method": SIGNALWIRE_REAUTHENTICATE,
                 "params": {"authentication": {"project": server.project_id, "jwt_token": token}},
             }
         )
@@ -66,8 +67,8 @@ async def test_a_whole_session_logged_at_debug_shows_no_secret(
             headers={"Authorization": wrong_basic},
         )
     )
-    assert answers[1]["error"]["code"] == -32002
-    assert answers[2]["error"]["code"] == -32002
+    assert answers[1]["error"]["code"] == TOKEN_ERROR
+    assert answers[2]["error"]["code"] == TOKEN_ERROR
     assert answers[3]["result"] == {}
 
     secrets = {

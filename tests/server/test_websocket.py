@@ -7,6 +7,19 @@ import time
 from typing import Any
 
 import aiohttp
+from fabric_chat._protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESUME_REFUSED,
+    SIGNALWIRE_AUTHORIZATION_STATE,
+    SIGNALWIRE_DISCONNECT,
+    SIGNALWIRE_EVENT,
+    SIGNALWIRE_PING,
+    SIGNALWIRE_REAUTHENTICATE,
+    TOKEN_ERROR,
+)
 from fabric_chat_server.testing import LocalServer
 
 CONNECT_KEYS = {"identity", "protocol", "ice_servers", "authorization"}
@@ -35,15 +48,15 @@ async def test_connect_result_shape_and_authorization_state(
         "space_id",
     }
     state = await rpc.receive()
-    assert state["method"] == "signalwire.event"
-    assert state["params"]["event_type"] == "signalwire.authorization.state"
+    assert state["method"] == SIGNALWIRE_EVENT
+    assert state["params"]["event_type"] == SIGNALWIRE_AUTHORIZATION_STATE
     assert isinstance(state["params"]["params"]["authorization_state"], str)
 
 
 async def test_bad_token_gets_32002_and_close(server: LocalServer, rpc_factory: Any) -> None:
     rpc = await rpc_factory()
     answer = await rpc.connect("garbage.token.here")
-    assert answer["error"]["code"] == -32002
+    assert answer["error"]["code"] == TOKEN_ERROR
     closing = await rpc.ws.receive(timeout=5)
     assert closing.type in CLOSED
 
@@ -51,11 +64,11 @@ async def test_bad_token_gets_32002_and_close(server: LocalServer, rpc_factory: 
 async def test_anything_before_connect_is_refused(server: LocalServer, rpc_factory: Any) -> None:
     rpc = await rpc_factory()
     await rpc.send(
-        {"jsonrpc": "2.0", "id": "p", "method": "signalwire.ping", "params": {"timestamp": 1.0}}
+        {"jsonrpc": "2.0", "id": "p", "method": SIGNALWIRE_PING, "params": {"timestamp": 1.0}}
     )
     answer = await rpc.receive()
     assert answer["id"] == "p"
-    assert answer["error"]["code"] == -32600
+    assert answer["error"]["code"] == INVALID_REQUEST
     closing = await rpc.ws.receive(timeout=5)
     assert closing.type in CLOSED
 
@@ -69,7 +82,7 @@ async def test_client_ping_is_answered_with_its_timestamp(
         {
             "jsonrpc": "2.0",
             "id": "ping-1",
-            "method": "signalwire.ping",
+            "method": SIGNALWIRE_PING,
             "params": {"timestamp": 1708192187.5},
         }
     )
@@ -81,7 +94,7 @@ async def test_server_pings_on_its_interval_and_can_pause(rpc_for: Any) -> None:
     async with LocalServer(ping_interval=0.05) as server:
         rpc = await rpc_for(server)
         await rpc.connect(await server.token("alice"))
-        ping = await rpc.receive_until(lambda f: f.get("method") == "signalwire.ping")
+        ping = await rpc.receive_until(lambda f: f.get("method") == SIGNALWIRE_PING)
         assert isinstance(ping["params"]["timestamp"], float)
         await rpc.send(
             {
@@ -103,7 +116,7 @@ async def test_server_pings_on_its_interval_and_can_pause(rpc_for: Any) -> None:
             frame = None
         assert frame is None
         server.resume_pings()
-        ping = await rpc.receive_until(lambda f: f.get("method") == "signalwire.ping")
+        ping = await rpc.receive_until(lambda f: f.get("method") == SIGNALWIRE_PING)
         assert ping["params"]["timestamp"] > 0
 
 
@@ -171,22 +184,22 @@ async def test_resume_refused_for_unknown_foreign_or_expired(rpc_for: Any) -> No
         rpc = await rpc_for(server)
         assert (await rpc.connect(alice, protocol="signalwire_nope_nope"))["error"][
             "code"
-        ] == -32003
+        ] == RESUME_REFUSED
         assert "result" in await rpc.connect(alice)  # the same socket may then connect fresh
         protocol = rpc.protocol
         await rpc.close()
         other = await rpc_for(server)
-        assert (await other.connect(bob, protocol=protocol))["error"]["code"] == -32003
+        assert (await other.connect(bob, protocol=protocol))["error"]["code"] == RESUME_REFUSED
         await asyncio.sleep(0.5)
         late = await rpc_for(server)
-        assert (await late.connect(alice, protocol=protocol))["error"]["code"] == -32003
+        assert (await late.connect(alice, protocol=protocol))["error"]["code"] == RESUME_REFUSED
 
 
 async def test_disconnect_on_shutdown(server: LocalServer, rpc_factory: Any) -> None:
     rpc = await rpc_factory()
     await rpc.connect(await server.token("alice"))
     stopping = asyncio.create_task(server.stop())
-    request = await rpc.receive_until(lambda f: f.get("method") == "signalwire.disconnect")
+    request = await rpc.receive_until(lambda f: f.get("method") == SIGNALWIRE_DISCONNECT)
     await rpc.send({"jsonrpc": "2.0", "id": request["id"], "result": {}})
     closing = await rpc.ws.receive(timeout=5)
     assert closing.type in CLOSED
@@ -202,15 +215,15 @@ async def test_reauthenticate(server: LocalServer, rpc_factory: Any) -> None:
     fresh = await server.token("alice")
     frames = [
         ("ok", fresh, None),
-        ("bad", "not-a-token", -32002),
-        ("other", await server.token("bob"), -32002),
+        ("bad", "not-a-token", TOKEN_ERROR),
+        ("other", await server.token("bob"), TOKEN_ERROR),
     ]
     for request_id, token, code in frames:
         await rpc.send(
             {
                 "jsonrpc": "2.0",
                 "id": request_id,
-                "method": "signalwire.reauthenticate",
+                "method": SIGNALWIRE_REAUTHENTICATE,
                 "params": {"authentication": {"project": server.project_id, "jwt_token": token}},
             }
         )
@@ -220,7 +233,7 @@ async def test_reauthenticate(server: LocalServer, rpc_factory: Any) -> None:
         else:
             assert answer["error"]["code"] == code
     await rpc.send(
-        {"jsonrpc": "2.0", "id": "still", "method": "signalwire.ping", "params": {"timestamp": 2.0}}
+        {"jsonrpc": "2.0", "id": "still", "method": SIGNALWIRE_PING, "params": {"timestamp": 2.0}}
     )
     assert (await rpc.receive_until(lambda f: f.get("id") == "still"))["result"] == {
         "timestamp": 2.0
@@ -233,31 +246,37 @@ async def test_bad_frames_get_jsonrpc_errors_and_change_nothing(rpc_for: Any) ->
         await rpc.connect(await server.token("alice"))
         before = await server.state.store.counts()
         cases: list[tuple[Any, int]] = [
-            ("{not json", -32700),
-            ("[1, 2]", -32600),
-            ('{"id": "x", "method": "signalwire.ping"}', -32600),
-            ('{"jsonrpc": "2.0", "id": "x", "method": 5}', -32600),
-            ('{"jsonrpc": "2.0", "id": "x", "method": "nope.nothing", "params": {}}', -32601),
+            ("{not json", PARSE_ERROR),
+            ("[1, 2]", INVALID_REQUEST),
+            ('{"id": "x", "method": "signalwire.ping"}', INVALID_REQUEST),
+            ('{"jsonrpc": "2.0", "id": "x", "method": 5}', INVALID_REQUEST),
+            (
+                '{"jsonrpc": "2.0", "id": "x", "method": "nope.nothing", "params": {}}',
+                METHOD_NOT_FOUND,
+            ),
             (
                 '{"jsonrpc": "2.0", "id": "x", "method": "signalwire.ping", '
                 '"params": {"timestamp": "a"}}',
-                -32602,
+                INVALID_PARAMS,
             ),
-            ('{"jsonrpc": "2.0", "id": "x", "method": "signalwire.connect", "params": {}}', -32600),
-            ('{"jsonrpc": "2.0", "id": "x"}', -32600),
-            ("x" * 4096, -32600),
+            (
+                '{"jsonrpc": "2.0", "id": "x", "method": "signalwire.connect", "params": {}}',
+                INVALID_REQUEST,
+            ),
+            ('{"jsonrpc": "2.0", "id": "x"}', INVALID_REQUEST),
+            ("x" * 4096, INVALID_REQUEST),
         ]
         for text, code in cases:
             await rpc.ws.send_str(text)
             answer = await rpc.receive_until(lambda f: "error" in f)
             assert answer["error"]["code"] == code, text[:80]
         await rpc.ws.send_bytes(b"\x00\x01")
-        assert (await rpc.receive_until(lambda f: "error" in f))["error"]["code"] == -32600
+        assert (await rpc.receive_until(lambda f: "error" in f))["error"]["code"] == INVALID_REQUEST
         await rpc.send(
             {
                 "jsonrpc": "2.0",
                 "id": "alive",
-                "method": "signalwire.ping",
+                "method": SIGNALWIRE_PING,
                 "params": {"timestamp": 3.0},
             }
         )
@@ -302,7 +321,7 @@ async def test_expired_token_disconnects_the_socket_unless_reauthenticated(
         {
             "jsonrpc": "2.0",
             "id": "re",
-            "method": "signalwire.reauthenticate",
+            "method": SIGNALWIRE_REAUTHENTICATE,
             "params": {
                 "authentication": {
                     "project": server.project_id,
@@ -314,7 +333,7 @@ async def test_expired_token_disconnects_the_socket_unless_reauthenticated(
     assert (await renewed.receive_until(lambda f: f.get("id") == "re"))["result"] == {}
     before = await api.send(alice, b_addr, "before expiry")
     assert (await expiring.event())["params"]["params"]["id"] == before["id"]
-    request = await expiring.receive_until(lambda f: f.get("method") == "signalwire.disconnect")
+    request = await expiring.receive_until(lambda f: f.get("method") == SIGNALWIRE_DISCONNECT)
     assert time.time() >= expires_at
     await expiring.send({"jsonrpc": "2.0", "id": request["id"], "result": {}})
     closing = await expiring.ws.receive(timeout=5)
@@ -323,7 +342,7 @@ async def test_expired_token_disconnects_the_socket_unless_reauthenticated(
     after = await api.send(alice, b_addr, "after expiry")
     seen = await renewed.receive_until(
         lambda f: (
-            f.get("method") == "signalwire.event" and f["params"]["params"].get("id") == after["id"]
+            f.get("method") == SIGNALWIRE_EVENT and f["params"]["params"].get("id") == after["id"]
         )
     )
     assert seen["params"]["params"]["text"] == "after expiry"
@@ -354,7 +373,7 @@ async def test_two_subscribers_chat_over_the_socket_in_the_group_dialect(
         assert status == 201
         event = await peer_ws.receive_until(
             lambda f, sent_id=sent["id"]: (
-                f.get("method") == "signalwire.event" and f["params"]["params"].get("id") == sent_id
+                f.get("method") == SIGNALWIRE_EVENT and f["params"]["params"].get("id") == sent_id
             )
         )
         params = event["params"]
@@ -365,7 +384,7 @@ async def test_two_subscribers_chat_over_the_socket_in_the_group_dialect(
         assert message["from_fabric_address_id"] == message["from_address_id"] == own
     # Each author's own socket got its message back as the author.
     mine = await bob_ws.receive_until(
-        lambda f: f.get("method") == "signalwire.event" and f["params"]["is_author"]
+        lambda f: f.get("method") == SIGNALWIRE_EVENT and f["params"]["is_author"]
     )
     assert mine["params"]["params"]["text"] == "hi alice"
 
