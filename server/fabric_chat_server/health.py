@@ -15,8 +15,8 @@ from aiohttp import web
 from fabric_chat.models import ErrorBody, ErrorItem, HealthStatus
 from fabric_chat_runtime.contract import Route
 
+from .encoding import encode
 from .state import ServerState
-from .wire import encode
 
 __all__ = ["READY_TIMEOUT", "get_health", "get_readiness", "problems"]
 
