@@ -16,6 +16,7 @@ __all__ = [
     "Binding",
     "Target",
     "bind",
+    "engine_headers",
     "operation_params",
     "operation_returns",
     "page_item",
@@ -126,3 +127,19 @@ def bind(data: dict[str, Any], method: dict[str, Any]) -> Binding:
         unbound=tuple(name for name in params if name not in available),
         missing=missing,
     )
+
+
+def engine_headers(data: dict[str, Any], method: dict[str, Any]) -> dict[str, Target]:
+    """Return the header parameters of the operation an ``engine`` method names, by the name a
+    parameter binds them with (``Idempotency-Key``: ``idempotency_key``).
+
+    An engine method's wire calls are hand-written; naming its ``operation`` lets a parameter
+    bind by name to one of that operation's headers, which the engine then sends.
+    """
+    op_id = method.get("engine", {}).get("operation")
+    op = data["operations"].get(op_id) if op_id is not None else None
+    if op is None:
+        return {}
+    return {
+        name: target for name, target in _targets(data, op).items() if target.location == "header"
+    }

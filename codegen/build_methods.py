@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .binding import Binding, bind
-from .build_objects import literal
+from .binding import Binding, Target, bind, engine_headers
+from .build_objects import limit_value, literal
 from .imports import ImportSet
 from .ir import MethodIR, MethodParamIR, SyncMethodIR
 from .runtime_api import EngineMethod, engine_methods, error_docs, result_types
@@ -148,6 +148,8 @@ def _check(name: str, param: dict[str, Any], uses: ImportSet) -> str:
     if kind == "string":
         uses.use("require_str")
         limit = f", max_length={param['max_length']!r}" if "max_length" in param else ""
+        if "pattern" in param:
+            limit += f", pattern={param['pattern']!r}"
         return f"require_str({name!r}, {name}, min_length={param.get('min_length', 0)}{limit})"
     if kind in {"integer", "number"}:
         check = "require_int" if kind == "integer" else "require_number"
@@ -222,7 +224,9 @@ def _operation_call(binding: Binding, engine: EngineMethod) -> list[str]:
     return args
 
 
-def _engine_call(method: dict[str, Any], engine: EngineMethod, item_type: str) -> list[str]:
+def _engine_call(
+    method: dict[str, Any], engine: EngineMethod, item_type: str, headers: dict[str, Target]
+) -> list[str]:
     fixed: dict[str, Any] = method["engine"].get("args", {})
     given = set(method["params"])
 
@@ -232,7 +236,24 @@ def _engine_call(method: dict[str, Any], engine: EngineMethod, item_type: str) -
     args = [arg(name) for name in engine.positional]
     args.append(f"{engine.type_keyword}={item_type}")
     args.extend(f"{name}={arg(name)}" for name in engine.keywords if name in given | set(fixed))
+    bound = [(t.wire_name, name) for name, t in headers.items() if name in given]
+    if bound:
+        args.append(f"headers={_mapping(bound)}")
     return args
+
+
+def _with_target_limits(
+    param: dict[str, Any], target: Target | None, limits: dict[str, Any]
+) -> dict[str, Any]:
+    """Return a parameter bound to a header with the header's length and pattern limits."""
+    if target is None:
+        return param
+    merged = dict(param)
+    for key in ("max_length", "pattern", "min_length"):
+        if key in target.spec and key not in merged:
+            merged[key] = limit_value(target.spec[key], limits)
+    merged.setdefault("min_length", 1)
+    return merged
 
 
 def _example(owner: str, py_name: str, kind: str, params: tuple[MethodParamIR, ...]) -> str:
@@ -262,13 +283,16 @@ def build_method(
         engine = operation_engine_method(binding.kind)
         kind, item_type = binding.kind, binding.item_type
         call_args = _operation_call(binding, engine)
+        headers: dict[str, Target] = {}
     else:
         engine = engine_methods()[method["engine"]["method"]]
         kind, item_type = engine.kind, method["engine"]["type"]
-        call_args = _engine_call(method, engine, item_type)
+        headers = engine_headers(data, method)
+        call_args = _engine_call(method, engine, item_type, headers)
     uses.use(item_type)
+    limits = data.get("limits", {})
     params = tuple(
-        _method_param(name, param, item_type, uses)
+        _method_param(name, _with_target_limits(param, headers.get(name), limits), item_type, uses)
         for name, param in method.get("params", {}).items()
     )
     parts = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .binding import bind
+from .binding import bind, engine_headers
 from .loader import Location
 from .runtime_api import engine_methods, error_docs
 
@@ -13,6 +13,8 @@ __all__ = ["PY_TYPES", "MethodChecks", "matches", "target_kind"]
 _SCALARS = ("string", "integer", "number", "boolean")
 
 _EXAMPLE_WIDTH = 84
+_HEADERS = "headers"
+"""The engine keyword that takes the headers an engine method's parameters bind to."""
 PY_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
@@ -126,6 +128,11 @@ class MethodChecks:
             )
             return
         self.ref((*path, "engine", "type"), engine_spec["type"])
+        operation = engine_spec.get("operation")
+        if operation is not None and operation not in self.data["operations"]:
+            self.fail((*path, "engine", "operation"), f"unknown operation {operation!r}")
+            return
+        headers = engine_headers(self.data, method) if _HEADERS in engine.keywords else {}
         accepted = set(engine.positional) | set(engine.keywords)
         args: dict[str, Any] = engine_spec.get("args", {})
         params: dict[str, Any] = method.get("params", {})
@@ -141,10 +148,22 @@ class MethodChecks:
                     f"{name!r} is both a parameter and a fixed engine argument",
                 )
         for name in params:
-            if name not in accepted:
+            if name in headers:
+                expected = target_kind(headers[name].spec)
+                given = params[name].get("type")
+                if expected is not None and given != expected:
+                    self.fail(
+                        (*path, "params", name),
+                        f"parameter {name!r} is {given} but header "
+                        f"{headers[name].wire_name!r} of {operation!r} is {expected}",
+                    )
+            elif name not in accepted:
                 self.fail(
                     (*path, "params", name),
-                    f"parameter {name!r} is not an argument of engine method {engine_name!r}",
+                    f"parameter {name!r} is not an argument of engine method {engine_name!r}"
+                    + (
+                        f" nor a header of operation {operation!r}" if operation is not None else ""
+                    ),
                 )
         for name in (*engine.positional, *engine.keywords):
             if name not in engine.optional and name not in params and name not in args:

@@ -203,6 +203,7 @@ class AsyncChatNamespace:
         text: str,
         metadata: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Conversation:
         """Send a Chat Message to a given Address ID.
@@ -217,6 +218,10 @@ class AsyncChatNamespace:
             metadata: Metadata to go along with the Message.
             details: Extra Message event details. Can be used to construct custom UIs,
                 for example.
+            idempotency_key: Sent as the Idempotency-Key header. Pass the same key when you
+                retry a send that failed or timed out: the server stores the message once and
+                answers the retry with it (the same key with other content is refused, 409).
+                None: a fresh key per call, which the call's own retries reuse.
             timeout: Seconds to wait for the answer; None uses the client's timeout.
 
         Returns:
@@ -239,12 +244,17 @@ class AsyncChatNamespace:
         text = require_str("text", text, min_length=1)
         metadata = require_mapping("metadata", metadata, optional=True)
         details = require_mapping("details", details, optional=True)
+        if idempotency_key is not None:
+            idempotency_key = require_str(
+                "idempotency_key", idempotency_key, min_length=1, max_length=256, pattern="^[!-~]+$"
+            )
         return await self._engine.send_message(
             address_id,
             result_type=Conversation,
             text=text,
             metadata=metadata,
             details=details,
+            headers={"Idempotency-Key": idempotency_key},
             timeout=timeout,
         )
 
@@ -458,6 +468,7 @@ class ChatNamespace:
         text: str,
         metadata: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Conversation:
         """Send a Chat Message to a given Address ID.
@@ -472,6 +483,10 @@ class ChatNamespace:
             metadata: Metadata to go along with the Message.
             details: Extra Message event details. Can be used to construct custom UIs,
                 for example.
+            idempotency_key: Sent as the Idempotency-Key header. Pass the same key when you
+                retry a send that failed or timed out: the server stores the message once and
+                answers the retry with it (the same key with other content is refused, 409).
+                None: a fresh key per call, which the call's own retries reuse.
             timeout: Seconds to wait for the answer; None uses the client's timeout.
 
         Returns:
@@ -494,6 +509,10 @@ class ChatNamespace:
         text = require_str("text", text, min_length=1)
         metadata = require_mapping("metadata", metadata, optional=True)
         details = require_mapping("details", details, optional=True)
+        if idempotency_key is not None:
+            idempotency_key = require_str(
+                "idempotency_key", idempotency_key, min_length=1, max_length=256, pattern="^[!-~]+$"
+            )
         return self._loop.run(
             self._engine.send_message(
                 address_id,
@@ -501,6 +520,7 @@ class ChatNamespace:
                 text=text,
                 metadata=metadata,
                 details=details,
+                headers={"Idempotency-Key": idempotency_key},
                 timeout=timeout,
             )
         )
@@ -661,6 +681,7 @@ class AsyncConversationNamespace:
         text: str,
         metadata: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Conversation:
         """Send a message to a given Address ID.
@@ -674,6 +695,10 @@ class AsyncConversationNamespace:
             metadata: Metadata to go along with the Message.
             details: Extra Message event details. Can be used to construct custom UIs,
                 for example.
+            idempotency_key: Sent as the Idempotency-Key header. Pass the same key when you
+                retry a send that failed or timed out: the server stores the message once and
+                answers the retry with it (the same key with other content is refused, 409).
+                None: a fresh key per call, which the call's own retries reuse.
             timeout: Seconds to wait for the answer; None uses the client's timeout.
 
         Returns:
@@ -696,12 +721,17 @@ class AsyncConversationNamespace:
         text = require_str("text", text, min_length=1)
         metadata = require_mapping("metadata", metadata, optional=True)
         details = require_mapping("details", details, optional=True)
+        if idempotency_key is not None:
+            idempotency_key = require_str(
+                "idempotency_key", idempotency_key, min_length=1, max_length=256, pattern="^[!-~]+$"
+            )
         return await self._engine.send_message(
             address_id,
             result_type=Conversation,
             text=text,
             metadata=metadata,
             details=details,
+            headers={"Idempotency-Key": idempotency_key},
             timeout=timeout,
         )
 
@@ -927,6 +957,7 @@ class ConversationNamespace:
         text: str,
         metadata: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Conversation:
         """Send a message to a given Address ID.
@@ -940,6 +971,10 @@ class ConversationNamespace:
             metadata: Metadata to go along with the Message.
             details: Extra Message event details. Can be used to construct custom UIs,
                 for example.
+            idempotency_key: Sent as the Idempotency-Key header. Pass the same key when you
+                retry a send that failed or timed out: the server stores the message once and
+                answers the retry with it (the same key with other content is refused, 409).
+                None: a fresh key per call, which the call's own retries reuse.
             timeout: Seconds to wait for the answer; None uses the client's timeout.
 
         Returns:
@@ -962,6 +997,10 @@ class ConversationNamespace:
         text = require_str("text", text, min_length=1)
         metadata = require_mapping("metadata", metadata, optional=True)
         details = require_mapping("details", details, optional=True)
+        if idempotency_key is not None:
+            idempotency_key = require_str(
+                "idempotency_key", idempotency_key, min_length=1, max_length=256, pattern="^[!-~]+$"
+            )
         return self._loop.run(
             self._engine.send_message(
                 address_id,
@@ -969,6 +1008,7 @@ class ConversationNamespace:
                 text=text,
                 metadata=metadata,
                 details=details,
+                headers={"Idempotency-Key": idempotency_key},
                 timeout=timeout,
             )
         )

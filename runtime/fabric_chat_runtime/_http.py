@@ -22,11 +22,13 @@ from .tokens import TokenSource
 from .transport import HttpResponse, Transport
 from .validation import require_seconds
 
-__all__ = ["HttpClient"]
+__all__ = ["IDEMPOTENCY_KEY_HEADER", "HttpClient"]
 
 logger = get_logger(__name__)
 
 
+#: The request header whose key lets the server answer a repeated request with its first answer.
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 #: Methods that change nothing on the server: repeating one after a timeout is safe.
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -103,7 +105,8 @@ class HttpClient:
             method: The HTTP method.
             path: A path on the base URL, or an absolute URL (a page link) used verbatim.
             params: Query parameters.
-            headers: Further request headers (never ``Authorization``, which the client sets).
+            headers: Further request headers (never ``Authorization``, which the client sets);
+                an ``Idempotency-Key`` among them counts as ``idempotency_key``.
             body: A JSON body, already encoded.
             timeout: Seconds for each attempt; the client's default when ``None``.
             idempotency_key: Sent as ``Idempotency-Key``, the same on every retry.
@@ -120,7 +123,9 @@ class HttpClient:
         if body is not None:
             sent["Content-Type"] = "application/json"
         if idempotency_key is not None:
-            sent["Idempotency-Key"] = idempotency_key
+            sent[IDEMPOTENCY_KEY_HEADER] = idempotency_key
+        else:
+            idempotency_key = sent.get(IDEMPOTENCY_KEY_HEADER)
         url = self.url(path)
         policy = self._retry
         refused_once = False

@@ -27,7 +27,7 @@ from . import errors
 from ._decoders import decoder, encode, struct_fields
 from ._feeds import Feeds
 from ._history import HistoryReader, first_url
-from ._http import HttpClient
+from ._http import IDEMPOTENCY_KEY_HEADER, HttpClient
 from ._tasks import TaskOwner
 from .contract import Contract, Vocabulary
 from .logs import get_logger
@@ -333,6 +333,27 @@ class Engine:
         self._check_open()
         return _decode_as(result_type, (await self._joined(address_id, timeout)).body)
 
+    def _forget(self, address_id: str, joined: _Joined) -> None:
+        """Drop what the server no longer knows: the join of ``address_id`` and who I am."""
+        if self._joins.get(address_id) is joined:
+            del self._joins[address_id]
+        self._me = None
+
+    async def _post_message(
+        self,
+        joined: _Joined,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        timeout: float | None,
+    ) -> tuple[bytes, str]:
+        me = await self.my_address(timeout=timeout)
+        route = self._contract.route("sendMessage")
+        sent = {"group_id": joined.group_id, "from_fabric_address_id": me, **body}
+        answer = await self._http.call(
+            route.method, route.expand(), body=encode(sent), headers=headers, timeout=timeout
+        )
+        return answer, me
+
     async def send_message(
         self,
         address_id: str,
@@ -341,9 +362,18 @@ class Engine:
         metadata: Mapping[str, Any] | None,
         details: Mapping[str, Any] | None,
         result_type: type[T],
+        headers: Mapping[str, str | None] | None = None,
         timeout: float | None = None,
     ) -> T:
         """Join if needed, then send; safe to retry (idempotency key). Returns a Conversation.
+
+        ``headers`` (None values left out) go with the POST. Without an ``Idempotency-Key``
+        among them the call makes a fresh one, which its own retries reuse; a caller who passes
+        the same key again after an error sends the message at most once.
+
+        When the server answers 403 or 404 to a send that used a cached join (it no longer
+        knows the group, e.g. after its database was reset), the cache entry is dropped, the
+        conversation joined again, once, and the send repeated with the same key.
 
         The Conversation is built from the join and the created message: ``id`` and
         ``group_id`` are the group id, ``address_id`` the address asked, ``name`` the message's
@@ -352,22 +382,26 @@ class Engine:
         ``result_type`` declares for that field (``msgspec.convert``).
         """
         self._check_open()
-        joined = await self._joined(address_id, timeout)
-        me = await self.my_address(timeout=timeout)
-        body: dict[str, Any] = {"group_id": joined.group_id, "from_fabric_address_id": me}
-        body["text"] = text
+        sent_headers = {key: value for key, value in (headers or {}).items() if value is not None}
+        sent_headers.setdefault(IDEMPOTENCY_KEY_HEADER, str(uuid.uuid4()))
+        body: dict[str, Any] = {"text": text}
         if metadata is not None:
             body["metadata"] = dict(metadata)
         if details is not None:
             body["details"] = dict(details)
-        route = self._contract.route("sendMessage")
-        answer = await self._http.call(
-            route.method,
-            route.expand(),
-            body=encode(body),
-            timeout=timeout,
-            idempotency_key=str(uuid.uuid4()),
-        )
+        cached = address_id in self._joins
+        joined = await self._joined(address_id, timeout)
+        try:
+            answer, me = await self._post_message(joined, body, sent_headers, timeout)
+        except (errors.NotFoundError, errors.PermissionDeniedError) as exc:
+            if not cached:
+                raise
+            logger.info(
+                "the server no longer knows a cached conversation (%d); joining again", exc.status
+            )
+            self._forget(address_id, joined)
+            joined = await self._joined(address_id, timeout)
+            answer, me = await self._post_message(joined, body, sent_headers, timeout)
         message_type, names, required = _conversation_shape(result_type)
         try:
             message = decoder(message_type).decode(answer)

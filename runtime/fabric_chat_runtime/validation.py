@@ -8,6 +8,7 @@ and returns the value unchanged, so a generated method reads
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -33,15 +34,23 @@ _C = TypeVar("_C", bound=Callable[..., Any])
 
 
 def require_str(
-    name: str, value: object, *, min_length: int = 0, max_length: int | None = None
+    name: str,
+    value: object,
+    *,
+    min_length: int = 0,
+    max_length: int | None = None,
+    pattern: str | None = None,
 ) -> str:
-    """Check that ``value`` is a ``str`` whose length is in bounds."""
+    """Check that ``value`` is a ``str`` whose length is in bounds and that matches ``pattern``
+    (a regular expression searched as JSON Schema does, when given)."""
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, not {type(value).__name__}")
     if len(value) < min_length or (not value.strip() and min_length > 0):
         raise InvalidArgumentError(f"{name} must not be empty")
     if max_length is not None and len(value) > max_length:
         raise InvalidArgumentError(f"{name} must be at most {max_length} characters")
+    if pattern is not None and re.search(pattern, value) is None:
+        raise InvalidArgumentError(f"{name} must match {pattern}")
     return value
 
 

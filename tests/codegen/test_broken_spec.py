@@ -15,6 +15,22 @@ from codegen.__main__ import main
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = (ROOT / "spec" / "chat.yaml").read_text(encoding="utf-8")
 
+#: chat.send_message's spec from its idempotency_key's description to its example.
+_KEY_TEXT = (
+    "            description: >-\n"
+    "              Sent as the Idempotency-Key header. Pass the same key when you retry a send "
+    "that\n"
+    "              failed or timed out: the server stores the message once and answers the retry\n"
+    "              with it (the same key with other content is refused, 409). None: a fresh key "
+    "per\n"
+    "              call, which the call's own retries reuse.\n"
+    "        returns:\n"
+    "          description: The Conversation; its last_message is the message just sent.\n"
+    "        engine: {method: send_message, type: Conversation, operation: sendMessage}\n"
+    "        raises: [InvalidArgumentError, APIError, APIConnectionError, APITimeoutError]\n"
+    "        example: |-\n"
+)
+
 # (case id, text to replace, replacement, anchor on the reported line, expected message)
 CASES = [
     (
@@ -257,6 +273,29 @@ CASES = [
         "        example: |-\n          await client.conversation.join(",
         "method: request, type: JoinConversationResponse}",
         "engine method 'request' calls an operation: write operation: <id>",
+    ),
+    (
+        "engine-operation-unknown",
+        "engine: {method: send_message, type: Conversation, operation: sendMessage}\n"
+        "        raises: [InvalidArgumentError, APIError, APIConnectionError, APITimeoutError]\n"
+        "        example: |-\n          conversation = await client.chat.send_message(",
+        "engine: {method: send_message, type: Conversation, operation: sendMesage}\n"
+        "        raises: [InvalidArgumentError, APIError, APIConnectionError, APITimeoutError]\n"
+        "        example: |-\n          conversation = await client.chat.send_message(",
+        "operation: sendMesage}",
+        "unknown operation 'sendMesage'",
+    ),
+    (
+        "engine-param-binds-no-header",
+        "          idempotency_key:\n            type: string\n            default: null\n"
+        + _KEY_TEXT
+        + "          conversation = await client.chat.send_message(",
+        "          idempotency_ky:\n            type: string\n            default: null\n"
+        + _KEY_TEXT
+        + "          conversation = await client.chat.send_message(",
+        "idempotency_ky:",
+        "parameter 'idempotency_ky' is not an argument of engine method 'send_message' nor a "
+        "header of operation 'sendMessage'",
     ),
     (
         "not-yaml",
