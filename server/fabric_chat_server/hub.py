@@ -15,7 +15,9 @@ queue has had no room for ``stall_timeout`` seconds stops reading and is dropped
 waits on it.
 
 Acks move the in-memory positions; :meth:`Hub.save` writes them (and marks the live sessions
-seen) in one transaction, periodically and when a socket closes.
+seen) in one transaction, periodically and when a socket closes. A resume first waits for the
+saves of its session under way here (:meth:`Hub.settled`): it would otherwise read positions
+older than the acks of the socket that just closed and send an acked event again.
 """
 
 from __future__ import annotations
@@ -242,7 +244,30 @@ class Hub:
         self._store = store
         self._live: dict[str, LiveSession] = {}
         self._by_subscriber: dict[str, set[LiveSession]] = {}
+        self._saving: dict[str, set[asyncio.Future[None]]] = {}  # protocol -> saves under way
         self.pings_paused = False
+
+    async def _save(self, moved: dict[str, Positions]) -> None:
+        """Save positions, letting :meth:`settled` wait for it until it is done."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for protocol in moved:
+            self._saving.setdefault(protocol, set()).add(done)
+        try:
+            await self._store.save_positions(moved, time.time())
+        finally:
+            done.set_result(None)
+            for protocol in moved:
+                pending = self._saving.get(protocol)
+                if pending is not None:
+                    pending.discard(done)
+                    if not pending:
+                        del self._saving[protocol]
+
+    async def settled(self, protocol: str) -> None:
+        """Wait until the saves of this session's positions under way here are done."""
+        pending = self._saving.get(protocol)
+        if pending:
+            await asyncio.wait(set(pending))
 
     def live(self, protocol: str) -> LiveSession | None:
         """Return the session ``protocol`` when a socket holds it here."""
@@ -278,7 +303,7 @@ class Hub:
         self._forget(session)
         if session.record.event_acks:
             if session.unsaved:  # else it was marked seen within the last touch (<= 5 s)
-                await self._store.save_positions({session.protocol: session.unsaved}, time.time())
+                await self._save({session.protocol: session.unsaved})
         else:
             await self._store.drop_sessions([session.protocol])
 
@@ -305,7 +330,7 @@ class Hub:
         for session in list(sessions):
             moved[session.protocol], session.unsaved = session.unsaved, {}
         if moved:
-            await self._store.save_positions(moved, time.time())
+            await self._save(moved)
 
     async def save(self, *, touch_all: bool) -> None:
         """Save every live session's new acks; with ``touch_all`` mark every one seen too."""
@@ -314,4 +339,4 @@ class Hub:
             if session.unsaved or touch_all:
                 moved[session.protocol], session.unsaved = session.unsaved, {}
         if moved:
-            await self._store.save_positions(moved, time.time())
+            await self._save(moved)

@@ -206,6 +206,7 @@ class _Connection:
         if live is not None:  # the socket that held it is superseded; keep what it acked
             await state.hub.detach(live)
             live.channel.finish(superseded=True)
+        await state.hub.settled(protocol)  # a closing socket's acks are saved before we read
         backlog = await store.backlog(protocol, claims.sub)
         if backlog > state.config.max_replay_events:
             await store.drop_sessions([protocol])
