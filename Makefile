@@ -18,7 +18,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) --upgrade pip
-	@$(PIP) -e '.[cli,server,test]' --group dev -c constraints.txt
+	@$(PIP) -e '.[cli,server,postgres,test]' --group dev -c constraints.txt
 	@touch $(STAMP)
 
 # What `make demo` needs and nothing more: the SDK and the server it runs in-process.

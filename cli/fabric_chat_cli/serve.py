@@ -32,11 +32,13 @@ _DEFAULTS = ServerConfig()
 )
 @click.option(
     "--db",
-    "db_path",
+    "database",
+    envvar="FABRIC_CHAT_DB",
     default="fabric-chat.db",
     show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite database file.",
+    help="SQLite database file (or sqlite:///PATH), or a PostgreSQL database: "
+    "postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, not argv; or put "
+    "the whole URL in FABRIC_CHAT_DB).",
 )
 @click.option(
     "--public-url",
@@ -178,7 +180,7 @@ _DEFAULTS = ServerConfig()
 def serve(
     host: str,
     port: int,
-    db_path: Path,
+    database: str,
     public_url: str | None,
     project_id: str | None,
     project_token: str | None,
@@ -210,12 +212,15 @@ def serve(
         signing_secret = _secret_from_file(signing_secret_file, "--signing-secret-file")
     if (project_id is None) != (project_token is None):
         raise click.UsageError("give both --project-id and --project-token, or neither")
-    if workers > 1 and not _is_postgres(db_path):
+    db_path, database_url = _database(database)
+    if workers > 1 and database_url is None:
         raise click.UsageError(
             "--workers above 1 needs --db postgresql://...: a SQLite file has one writer"
         )
     try:
         require_extra("server", "fabric-chat serve")
+        if database_url is not None:
+            require_extra("postgres", "fabric-chat serve --db postgresql://...")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
     handler = logging.StreamHandler(sys.stderr)
@@ -225,6 +230,7 @@ def serve(
         host=host,
         port=port,
         db_path=db_path,
+        database_url=database_url,
         public_url=public_url,
         project_id=project_id,
         project_token=project_token,
@@ -262,9 +268,24 @@ def serve(
         ) from None
 
 
-def _is_postgres(db: object) -> bool:
-    """Say whether ``--db`` names a PostgreSQL database rather than a SQLite file."""
-    return str(db).startswith(("postgresql:", "postgres:"))
+def _database(database: str) -> tuple[Path, str | None]:
+    """Return the SQLite path and the PostgreSQL DSN ``--db`` names (one of them is used).
+
+    Raises:
+        click.UsageError: ``--db`` is empty or a URL of another database.
+    """
+    if database.startswith(("postgresql://", "postgres://")):
+        return _DEFAULTS.db_path, database
+    if database.startswith("sqlite://"):
+        # As SQLAlchemy spells them: sqlite:///relative.db and sqlite:////absolute.db.
+        database = database.removeprefix("sqlite://")
+        database = database[1:] if database.startswith("/") else database
+    elif "://" in database:
+        scheme = database.split("://", 1)[0]
+        raise click.UsageError(f"--db: unknown database URL scheme {scheme[:20]!r}")
+    if not database:
+        raise click.UsageError("--db: no database file named")
+    return Path(database), None
 
 
 def _secret_from_file(path: Path, option: str) -> str:

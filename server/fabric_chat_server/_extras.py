@@ -15,6 +15,7 @@ __all__ = ["EXTRAS", "MissingExtraError", "missing_extra_message", "require_extr
 EXTRAS: dict[str, tuple[str, ...]] = {
     "cli": ("click", "rich"),
     "server": ("jwt", "aiosqlite", "click", "rich"),
+    "postgres": ("jwt", "aiosqlite", "click", "rich", "asyncpg"),
 }
 
 

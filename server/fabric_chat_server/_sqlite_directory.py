@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ._extras import MissingExtraError, missing_extra_message
 from ._sqlite_logging import hide_query_parameters
-from ._sqlite_rows import ADDRESS_COLUMNS, SCHEMA, SCHEMA_VERSION, UPGRADES, address_row
+from ._sqlite_rows import ADDRESS_COLUMNS, MIGRATIONS, SCHEMA, SCHEMA_VERSION, address_row
 from .store import AddressRecord, ProjectRecord, SubscriberRecord
 
 try:
@@ -99,25 +99,45 @@ class SqliteDirectory:
         """Open the file, switch to WAL mode and create the schema when missing."""
         make_private(self._path)
         self._db = await aiosqlite.connect(self._path)
-        for name, value in PRAGMAS.items():
-            await self._db.execute(f"PRAGMA {name}={value}")
-        await self._upgrade(self._db)
-        await self._db.executescript(SCHEMA)
-        await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        await self._db.commit()
+        try:
+            for name, value in PRAGMAS.items():
+                await self._db.execute(f"PRAGMA {name}={value}")
+            await self._upgrade(self._db)
+            await self._db.executescript(SCHEMA)
+            await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            await self._db.commit()
+        except BaseException:
+            await self.close()  # its thread would otherwise outlive the failed start
+            raise
         logger.debug("opened %s", self._path)
 
     @staticmethod
     async def _upgrade(db: aiosqlite.Connection) -> None:
-        """Bring a file made by an older version to the current schema (messages get a seq)."""
+        """Bring a file made by an older version to the current schema, one version at a time.
+
+        Raises:
+            RuntimeError: The file was written by a newer server (a later schema version).
+        """
+        found = int(next(iter(await db.execute_fetchall("PRAGMA user_version")))[0])
+        if found > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database has schema version {found}; this server knows up to "
+                f"{SCHEMA_VERSION}: upgrade the server"
+            )
         tables = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE name = 'messages'")
+        if not list(tables):
+            return  # a new file: SCHEMA makes it at the current version
         columns = await db.execute_fetchall("SELECT name FROM pragma_table_info('messages')")
-        if not list(tables) or "seq" in {row[0] for row in columns}:
-            return
-        logger.info("upgrading %s: numbering each conversation's messages", "the database")
-        for statement in UPGRADES:
-            await db.execute(statement)
-        await db.commit()
+        if found < 2 and "seq" in {row[0] for row in columns}:
+            found = 2  # written by a server that numbered messages but set no user_version
+        for version, statements in MIGRATIONS:
+            if version <= found:
+                continue
+            logger.info("upgrading the database to schema version %d", version)
+            for statement in statements:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version={version}")
+            await db.commit()
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -147,6 +167,18 @@ class SqliteDirectory:
                 (key, value),
             )
             await self._conn.commit()
+
+    async def ensure_setting(self, key: str, value: str) -> str:
+        """Store ``value`` unless the setting exists; return the stored value."""
+        async with self._lock:
+            await self._conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, value),
+            )
+            await self._conn.commit()
+        stored = await self.get_setting(key)
+        assert stored is not None
+        return stored
 
     async def put_project(self, project_id: str, token_hash: str) -> ProjectRecord:
         """Create the project, or replace its token hash."""

@@ -18,6 +18,7 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "ROW_TO_RECORD",
     "SCHEMA",
+    "MIGRATIONS",
     "SCHEMA_VERSION",
     "TABLES",
     "UPGRADES",
@@ -95,7 +96,7 @@ TABLES = (
 )
 
 SCHEMA_VERSION = 2
-"""``PRAGMA user_version`` of the schema above; :data:`UPGRADES` bring older files to it."""
+"""``PRAGMA user_version`` of the schema above; :data:`MIGRATIONS` bring older files to it."""
 
 # Files made before messages had a seq (user_version 0 or 1): add the columns, number each
 # conversation's messages in (ts, id) order and record the last number. Sessions are new tables.
@@ -109,6 +110,12 @@ UPGRADES: tuple[str, ...] = (
     "WHERE m.group_id = conversations.group_id)",
     "DROP TRIGGER IF EXISTS messages_touch_conversation",
 )
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, UPGRADES),)
+"""``(version, statements)`` in order: a file below a version gets its statements, in one
+transaction, and then :data:`SCHEMA` (``IF NOT EXISTS``) adds the tables and indexes it lacks.
+Version 1 is the first schema (messages without ``seq``); a new file gets :data:`SCHEMA` alone.
+"""
 
 MESSAGE_COLUMNS = (
     "m.id, m.group_id, m.from_address_id, m.subscriber_id, m.user_name, m.ts, m.type, m.subtype, "

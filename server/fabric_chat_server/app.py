@@ -18,7 +18,7 @@ from .bus import Bus, LocalBus
 from .config import ADDRESS_FACTOR, ServerConfig
 from .errors import error_middleware
 from .hub import Hub
-from .limits import RateLimiter
+from .limits import LoginGuard, make_throttle
 from .pagination import PageTokens
 from .relay import Relay
 from .request_log import add_request_ids, request_id_middleware
@@ -28,11 +28,12 @@ from .state import STATE, ServerState
 from .store import Store
 from .websocket import _CONNECTIONS, close_all_sockets, websocket_handler
 
-__all__ = ["create_app", "ensure_credentials"]
+__all__ = ["create_app", "ensure_credentials", "open_store"]
 
 logger = logging.getLogger(__name__)
 
 _SECRET_SETTING = "jwt_secret"
+_PROJECT_SETTING = "generated_project_id"
 
 
 async def ensure_credentials(state: ServerState) -> None:
@@ -54,16 +55,21 @@ async def ensure_credentials(state: ServerState) -> None:
     else:
         project = await store.first_project()
         if project is None:
+            # N instances starting at once on an empty database agree on one project: the
+            # first to store its id serves it; the others serve that one (its token unknown).
             project_id, token = str(uuid.uuid4()), "PT" + secrets.token_hex(24)
-            await store.put_project(project_id, hash_project_token(token))
-            state.project_id, state.project_token = project_id, token
-            state.generated_credentials = True
+            chosen = await store.ensure_setting(_PROJECT_SETTING, project_id)
+            if chosen == project_id:
+                await store.put_project(project_id, hash_project_token(token))
+                state.project_token = token
+                state.generated_credentials = True
+            state.project_id = chosen
         else:
             state.project_id = project.id
-    secret = config.jwt_secret or await store.get_setting(_SECRET_SETTING)
-    if secret is None:
-        secret = secrets.token_urlsafe(32)
-        await store.set_setting(_SECRET_SETTING, secret)
+    # The same for the signing secret: every instance must sign with the same one.
+    secret = config.jwt_secret or await store.ensure_setting(
+        _SECRET_SETTING, secrets.token_urlsafe(32)
+    )
     lifetime = min(config.max_token_lifetime, float(LIMITS.token_lifetime))
     state.tokens = TokenService(secret, ttl=config.token_ttl, max_lifetime=lifetime)
     state.page_tokens = PageTokens(secret)
@@ -115,6 +121,15 @@ async def _on_shutdown(app: web.Application) -> None:
     await close_all_sockets(app, graceful=True)
 
 
+def open_store(config: ServerConfig) -> Store:
+    """Return the store ``config`` names: PostgreSQL for a ``database_url``, else SQLite."""
+    if config.database_url is not None:
+        from .postgres_store import PostgresStore  # needs the postgres extra
+
+        return PostgresStore(config.database_url)
+    return SqliteStore(config.db_path)
+
+
 def create_app(
     config: ServerConfig, *, store: Store | None = None, bus: Bus | None = None
 ) -> web.Application:
@@ -122,24 +137,33 @@ def create_app(
 
     Args:
         config: The settings.
-        store: The storage; defaults to a :class:`SqliteStore` on ``config.db_path``.
+        store: The storage; defaults to :func:`open_store` of ``config``.
         bus: Carries positions to the other instances; a :class:`LocalBus` (none) by default.
 
     Raises:
         RuntimeError: The route contract names an operation without a handler.
     """
-    store = store if store is not None else SqliteStore(config.db_path)
+    store = store if store is not None else open_store(config)
     hub = Hub(store)
     state = ServerState(
         config=config,
         store=store,
         hub=hub,
         relay=Relay(store, hub, bus if bus is not None else LocalBus()),
-        limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
-        connect_limiter=RateLimiter(config.connects_per_second, config.connect_burst),
-        address_connect_limiter=RateLimiter(
-            config.connects_per_second * ADDRESS_FACTOR, config.connect_burst * ADDRESS_FACTOR
+        # Shared across instances when the store offers it (PostgreSQL), else in this process.
+        limiter=make_throttle(
+            store, "request", config.rate_limit_per_second, config.rate_limit_burst
         ),
+        connect_limiter=make_throttle(
+            store, "connect", config.connects_per_second, config.connect_burst
+        ),
+        address_connect_limiter=make_throttle(
+            store,
+            "connect-address",
+            config.connects_per_second * ADDRESS_FACTOR,
+            config.connect_burst * ADDRESS_FACTOR,
+        ),
+        login_guard=LoginGuard(store=store),
     )
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware(state.stats)],

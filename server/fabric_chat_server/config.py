@@ -22,7 +22,10 @@ class ServerConfig:
     Attributes:
         host: Interface to bind.
         port: TCP port to bind; ``0`` picks a free one.
-        db_path: SQLite database file.
+        db_path: SQLite database file (when ``database_url`` is not set).
+        database_url: A PostgreSQL DSN (``postgresql://USER@HOST/DB``): the store is then
+            PostgreSQL, shared by every instance given the same DSN. Left out of the ``repr``
+            (it may hold a password).
         public_url: Public WebSocket URL written into each token's ``ch`` header;
             ``None`` means ``ws://HOST:PORT`` of the bound socket (with ``port=0``, the port
             actually bound), never the request's ``Host`` header.
@@ -73,6 +76,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8787
     db_path: Path = field(default_factory=lambda: Path("fabric-chat.db"))
+    database_url: str | None = field(default=None, repr=False)
     public_url: str | None = None
     public_origin: str | None = None
     project_id: str | None = None

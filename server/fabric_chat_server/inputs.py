@@ -24,6 +24,7 @@ from .auth import (
 )
 from .errors import ApiError
 from .gate import GateError, check_fields, decode_json, header_text
+from .limits import RateLimiter
 from .state import ServerState
 from .store import AddressRecord, SubscriberRecord
 
@@ -68,13 +69,13 @@ class Caller:
         return [address.id for address in self.addresses]
 
 
-def _limit(state: ServerState, caller: str) -> None:
-    wait = state.limiter.check(caller)
+async def _limit(state: ServerState, caller: str) -> None:
+    wait = await state.limiter.acquire(caller)
     if wait > 0:
         raise ApiError(
             429,
             "too many requests",
-            headers={"Retry-After": state.limiter.retry_after(wait)},
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
         )
 
 
@@ -115,7 +116,7 @@ async def authenticate(request: web.Request, state: ServerState) -> Caller:
         _, subscriber = await verify_subscriber_token(state, token.strip())
     except TokenError as exc:
         raise ApiError(401, str(exc)) from None
-    _limit(state, "subscriber:" + subscriber.id)
+    await _limit(state, "subscriber:" + subscriber.id)
     addresses = await state.store.subscriber_addresses(subscriber.id)
     if not addresses:
         raise ApiError(401, "the token's subscriber has no address")
@@ -136,7 +137,7 @@ async def authenticate_project(request: web.Request, state: ServerState) -> str:
     client = client_address(request)
     # Failures count against the served project only: a made-up project id is no key to keep.
     project_key = project_id if project_id == state.project_id else ""
-    wait = guard.wait(client, project_key)
+    wait = await guard.wait(client, project_key)
     if wait > 0:
         raise ApiError(
             429,
@@ -149,11 +150,11 @@ async def authenticate_project(request: web.Request, state: ServerState) -> str:
         or project_id != state.project_id
         or not await verify_project_token(token, project.token_hash)
     ):
-        guard.failed(client, project_key)
+        await guard.failed(client, project_key)
         raise ApiError(401, "the project credentials are wrong")
     if not project.token_hash.startswith("scrypt$"):
         await state.store.put_project(project_id, hash_project_token(token))  # legacy hash
-    _limit(state, "project:" + project_id)
+    await _limit(state, "project:" + project_id)
     return project_id
 
 

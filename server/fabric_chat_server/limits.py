@@ -1,12 +1,41 @@
-"""Per-caller request rate limits and failed-login throttling (token buckets)."""
+"""Per-caller request rate limits and failed-login throttling (token buckets).
+
+The server reaches every limit through the :class:`Throttle` protocol. :class:`RateLimiter`
+keeps its buckets in this process (one server on SQLite); a store shared by N instances offers
+``store.rate_limiter(name, rate, burst)`` instead, whose buckets live in the store, so that a
+caller's limit holds across instances (see :func:`make_throttle`).
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["LoginGuard", "RateLimiter"]
+__all__ = ["LoginGuard", "RateLimiter", "Throttle", "make_throttle"]
+
+
+class Throttle(Protocol):
+    """A token bucket per caller: ``rate`` a second, ``burst`` at once."""
+
+    rate: float
+
+    async def acquire(self, caller: str) -> float:
+        """Take one from ``caller``'s bucket: ``0.0`` when allowed, else the seconds to wait."""
+
+    async def available(self, caller: str) -> float:
+        """Return the seconds until ``caller`` has one left (``0.0``: now), taking none."""
+
+
+def make_throttle(store: object, name: str, rate: float, burst: int) -> Throttle:
+    """Return the store's shared throttle ``name`` when it offers one, else a local one."""
+    shared = getattr(store, "rate_limiter", None)
+    if shared is not None:
+        throttle: Throttle = shared(name, rate, burst)
+        return throttle
+    return RateLimiter(rate, burst)
+
 
 _MAX_CALLERS = 100_000
 
@@ -55,6 +84,14 @@ class RateLimiter:
         tokens = min(float(self.burst), tokens + (self._clock() - last) * self.rate)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
+    async def acquire(self, caller: str) -> float:
+        """:meth:`check`, as the :class:`Throttle` protocol spells it."""
+        return self.check(caller)
+
+    async def available(self, caller: str) -> float:
+        """:meth:`peek`, as the :class:`Throttle` protocol spells it."""
+        return self.peek(caller)
+
     @staticmethod
     def retry_after(wait: float) -> str:
         """Return the ``Retry-After`` header value for a wait, in whole seconds (at least 1)."""
@@ -74,6 +111,8 @@ class LoginGuard:
         project_rate: Failures a second a project may take, from every address together.
         project_burst: Failures a project may take at once.
         clock: Monotonic clock, injectable for tests.
+        store: A store offering shared throttles (``rate_limiter``): the counts then hold
+            across every instance on it; ``None`` counts in this process.
     """
 
     def __init__(
@@ -84,18 +123,24 @@ class LoginGuard:
         project_rate: float = 5.0,
         project_burst: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        store: object = None,
     ) -> None:
-        self._clients = RateLimiter(rate, burst, clock=clock)
-        self._projects = RateLimiter(project_rate, project_burst, clock=clock)
+        self._clients: Throttle = RateLimiter(rate, burst, clock=clock)
+        self._projects: Throttle = RateLimiter(project_rate, project_burst, clock=clock)
+        if store is not None:
+            self._clients = make_throttle(store, "login-client", rate, burst)
+            self._projects = make_throttle(store, "login-project", project_rate, project_burst)
 
-    def wait(self, client: str, project_id: str) -> float:
+    async def wait(self, client: str, project_id: str) -> float:
         """Return ``0.0`` when a login may be tried now, else the seconds to wait."""
-        return max(self._clients.peek(client), self._projects.peek(project_id))
+        return max(
+            await self._clients.available(client), await self._projects.available(project_id)
+        )
 
-    def failed(self, client: str, project_id: str) -> None:
+    async def failed(self, client: str, project_id: str) -> None:
         """Count one failed login against the client address and the project."""
-        self._clients.check(client)
-        self._projects.check(project_id)
+        await self._clients.acquire(client)
+        await self._projects.acquire(project_id)
 
     @staticmethod
     def retry_after(wait: float) -> str:

@@ -11,7 +11,7 @@ from .auth import TokenService
 from .config import ServerConfig
 from .errors import ErrorStats
 from .hub import Hub
-from .limits import LoginGuard, RateLimiter
+from .limits import LoginGuard, Throttle
 from .pagination import PageTokens
 from .relay import Relay
 from .store import Store
@@ -45,9 +45,9 @@ class ServerState:
     store: Store
     hub: Hub
     relay: Relay
-    limiter: RateLimiter
-    connect_limiter: RateLimiter
-    address_connect_limiter: RateLimiter
+    limiter: Throttle
+    connect_limiter: Throttle
+    address_connect_limiter: Throttle
     login_guard: LoginGuard = field(default_factory=LoginGuard)
     stats: ErrorStats = field(default_factory=ErrorStats)
     project_id: str = ""

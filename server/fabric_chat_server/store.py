@@ -167,6 +167,12 @@ class Store(Protocol):
     async def set_setting(self, key: str, value: str) -> None:
         """Store a setting, replacing any earlier value."""
 
+    async def ensure_setting(self, key: str, value: str) -> str:
+        """Store ``value`` unless the setting exists; return the stored value.
+
+        Atomic: of N instances calling it at once on one database, all get the first value.
+        """
+
     async def put_project(self, project_id: str, token_hash: str) -> ProjectRecord:
         """Create the project, or replace its token hash."""
 

@@ -51,15 +51,23 @@ class LocalServer:
         db_path: The SQLite file; a temporary one (removed on exit) when ``None``.
         bus: The bus to other instances (a :class:`~fabric_chat_server.bus.LocalBus` when
             ``None``).
+        database_url: A PostgreSQL DSN: the store is then that database, not SQLite.
         **config_overrides: Any :class:`~fabric_chat_server.config.ServerConfig` field
             (``ping_interval``, ``resume_window``, ``rate_limit_per_second``...).
     """
 
     def __init__(
-        self, db_path: Path | str | None = None, *, bus: Bus | None = None, **config_overrides: Any
+        self,
+        db_path: Path | str | None = None,
+        *,
+        bus: Bus | None = None,
+        database_url: str | None = None,
+        **config_overrides: Any,
     ) -> None:
         self._bus = bus
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if database_url is not None:
+            config_overrides["database_url"] = database_url
         if db_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="fabric-chat-")
             db_path = Path(self._tmp.name) / "chat.db"

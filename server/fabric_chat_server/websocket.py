@@ -130,7 +130,7 @@ class _Connection:
         params = _params(raw, ConnectParams)
         claims = await self._claims(params.authentication.jwt_token)
         state, config = self.state, self.state.config
-        if state.connect_limiter.check(claims.sub) > 0:
+        if await state.connect_limiter.acquire(claims.sub) > 0:
             raise _Refused(LIMIT_EXCEEDED, "too many connects; retry later", close=True)
         hub, store = state.hub, state.store
         if params.protocol:
@@ -352,7 +352,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if state.shutting_down:
         raise web.HTTPServiceUnavailable()
-    wait = state.address_connect_limiter.check(request.remote or "")
+    wait = await state.address_connect_limiter.acquire(request.remote or "")
     if wait > 0:
         raise web.HTTPTooManyRequests(headers={"Retry-After": RateLimiter.retry_after(wait)})
     ws = web.WebSocketResponse(

@@ -88,7 +88,12 @@ def test_the_wheel_alone_runs_the_quickstart_and_names_missing_extras(tmp_path: 
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
     text = metadata.decode()
-    assert sorted(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) == ["cli", "server", "test"]
+    assert sorted(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) == [
+        "cli",
+        "postgres",
+        "server",
+        "test",
+    ]
     plain = [r for r in re.findall(r"^Requires-Dist: (.*)$", text, re.M) if "extra ==" not in r]
     assert sorted(Requirement(r).name for r in plain) == ["aiohttp", "msgspec"]
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

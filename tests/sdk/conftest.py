@@ -441,9 +441,9 @@ class World:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[World]:
-    """Start a :class:`LocalServer` and mint alice's and bob's tokens."""
-    async with LocalServer() as server:
+async def world(store_options: dict[str, Any]) -> AsyncIterator[World]:
+    """Start a :class:`LocalServer` (on each store) and mint alice's and bob's tokens."""
+    async with LocalServer(**store_options) as server:
         alice_token = await server.token("alice", display_name="Alice")
         bob_token = await server.token("bob", display_name="Bob")
         yield World(

@@ -128,8 +128,8 @@ class Rpc:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
-    async with LocalServer() as running:
+async def server(store_options: dict[str, Any]) -> AsyncIterator[LocalServer]:
+    async with LocalServer(**store_options) as running:
         yield running
         assert running._app is None or running.state.stats.unexpected == 0
 

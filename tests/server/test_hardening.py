@@ -363,18 +363,18 @@ async def test_a_token_lifetime_of_thousands_of_years_is_not_granted(
 # --- throttled guessing ----------------------------------------------------------------------
 
 
-def test_failed_logins_are_throttled_per_address_and_per_project() -> None:
+async def test_failed_logins_are_throttled_per_address_and_per_project() -> None:
     now = [0.0]
     guard = LoginGuard(rate=0.5, burst=3, project_rate=1.0, project_burst=5, clock=lambda: now[0])
     for _ in range(3):
-        assert guard.wait("10.0.0.1", "p") == 0
-        guard.failed("10.0.0.1", "p")
-    assert guard.wait("10.0.0.1", "p") > 0  # this address is out of tries
+        assert await guard.wait("10.0.0.1", "p") == 0
+        await guard.failed("10.0.0.1", "p")
+    assert await guard.wait("10.0.0.1", "p") > 0  # this address is out of tries
     for _ in range(2):
-        guard.failed("10.0.0.2", "p")
-    assert guard.wait("10.0.0.3", "p") > 0  # the project is out of tries, from any address
+        await guard.failed("10.0.0.2", "p")
+    assert await guard.wait("10.0.0.3", "p") > 0  # the project is out of tries, from any address
     now[0] += 10.0
-    assert guard.wait("10.0.0.1", "p") == 0
+    assert await guard.wait("10.0.0.1", "p") == 0
 
 
 async def test_guessing_the_project_token_gets_429_with_retry_after(

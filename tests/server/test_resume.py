@@ -174,3 +174,39 @@ async def test_the_sdk_gets_every_missed_message_in_order(
         else:
             assert "resume refused; connecting fresh" in logs
             assert backfilled
+
+
+async def test_a_resume_waits_for_the_closing_sockets_acks_to_be_saved(
+    server: LocalServer, api: Any, rpc_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acks of a socket that just closed are saved before the resume reads its positions.
+
+    The store is made slow to save (a fault in test code), so that the resume would read the
+    positions from before the close if it did not wait: the acked event would come again.
+    """
+    alice, bob = await server.token("alice"), await server.token("bob")
+    b_addr = await server.address_of("bob")
+    store = server.state.store
+    saving = asyncio.Event()
+    original = store.save_positions
+
+    async def slow_save(positions: Any, seen_at: float) -> None:
+        saving.set()
+        await asyncio.sleep(0.3)
+        await original(positions, seen_at)
+
+    first = await rpc_factory()
+    await first.connect(bob)
+    acked = await api.send(alice, b_addr, "acked")
+    assert (await first.event(ack=True))["params"]["params"]["id"] == acked["id"]
+    await asyncio.sleep(0.05)  # the ack frame has reached the server
+    monkeypatch.setattr(store, "save_positions", slow_save)
+    protocol = first.protocol
+    await first.close()
+    async with asyncio.timeout(5):
+        await saving.wait()  # the close's save is under way, not yet done
+    second = await rpc_factory()
+    assert (await second.connect(bob, protocol=protocol))["result"]["protocol"] == protocol
+    after = await api.send(alice, b_addr, "after")
+    event = await second.event()
+    assert event["params"]["params"]["id"] == after["id"]  # not "acked" a second time

@@ -10,6 +10,8 @@ import pytest
 from fabric_chat_server.sqlite_store import SqliteStore
 from fabric_chat_server.testing import LocalServer
 
+pytestmark = pytest.mark.sqlite_only  # SqliteStore's own caches and trips to its thread
+
 
 @contextmanager
 def _counting_trips(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
