@@ -79,8 +79,9 @@ class Outcome:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
-    async with LocalServer(ping_interval=0.1) as local:
+async def server(store_options: dict[str, Any]) -> AsyncIterator[LocalServer]:
+    """The server, on each store ([sqlite] and [postgres])."""
+    async with LocalServer(ping_interval=0.1, **store_options) as local:
         yield local
 
 
@@ -280,14 +281,15 @@ async def _mint(process: ServerProcess, project: tuple[str, str], reference: str
 
 
 async def test_server_process_killed_with_sigkill_mid_series(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store_options: dict[str, Any]
 ) -> None:
     """``fabric-chat serve`` in a subprocess is SIGKILLed mid-series and started again on the
-    same database and port while Alice's sends are being retried."""
+    same database (SQLite file or PostgreSQL) and port while Alice's sends are being retried."""
     caplog.set_level(logging.INFO, logger="fabric_chat")
     port = _free_port()
     project = ("sdk-faults", "PT-" + "k" * 32)
-    args = ["--db", str(tmp_path / "chat.db"), "--port", str(port), "--ping-interval", "0.2"]
+    database = store_options.get("database_url", str(tmp_path / "chat.db"))
+    args = ["--db", database, "--port", str(port), "--ping-interval", "0.2"]
     args += ["--project-id", project[0], "--project-token", project[1]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_CHAT_")}
     processes = [ServerProcess(*args, env=env)]

@@ -23,9 +23,11 @@ PROMPT_STOP = 5.0
 what a loaded machine needs (this bounds behaviour, it is not a speed figure)."""
 
 
-async def test_restart_keeps_everything(tmp_path: Path, rpc_for: Any) -> None:
+async def test_restart_keeps_everything(
+    tmp_path: Path, rpc_for: Any, store_options: dict[str, Any]
+) -> None:
     async with (
-        LocalServer(db_path=tmp_path / "keep.db") as server,
+        LocalServer(db_path=tmp_path / "keep.db", **store_options) as server,
         aiohttp.ClientSession() as session,
     ):
         alice, bob = await server.token("alice"), await server.token("bob")

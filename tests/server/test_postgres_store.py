@@ -18,6 +18,8 @@ from fabric_chat_server.postgres_store import PostgresStore, redact_dsn
 from fabric_chat_server.store import ConversationRecord, MessageRecord
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
+from .conftest import Api, Rpc
+
 PROJECT = ("proj-pg", "PT-" + "p" * 40)
 
 
@@ -251,3 +253,33 @@ def test_a_dsn_is_shown_without_its_password() -> None:
     )
     assert redact_dsn("postgres://u@h/db") == "postgres://u@h/db"
     assert "p@ss" not in redact_dsn("postgresql://u:p@ss@h/db")
+
+
+async def test_a_session_opened_on_one_instance_resumes_on_another(
+    postgres_dsn: str, session: aiohttp.ClientSession
+) -> None:
+    options: dict[str, Any] = {
+        "database_url": postgres_dsn,
+        "project_id": PROJECT[0],
+        "project_token": PROJECT[1],
+    }
+    async with LocalServer(**options) as one, LocalServer(**options) as two:
+        alice, bob = await one.token("alice"), await one.token("bob")
+        b_addr = await one.address_of("bob")
+        api_one, api_two = Api(one, session), Api(two, session)
+        first = Rpc(await session.ws_connect(one.ws_url + "/"))
+        await first.connect(bob)
+        acked = await api_one.send(alice, b_addr, "acked on one")
+        assert (await first.event())["params"]["params"]["id"] == acked["id"]
+        unacked = await api_two.send(alice, b_addr, "sent through two")
+        await first.close()
+        await one.state.hub.save(touch_all=True)
+        later = await api_two.send(alice, b_addr, "while away")
+        second = Rpc(await session.ws_connect(two.ws_url + "/"))
+        try:
+            answer = await second.connect(bob, protocol=first.protocol)
+            assert answer["result"]["protocol"] == first.protocol
+            replayed = [(await second.event())["params"]["params"]["id"] for _ in range(2)]
+            assert replayed == [unacked["id"], later["id"]]  # not the acked one, in order
+        finally:
+            await second.close()

@@ -114,9 +114,9 @@ async def test_a_raw_socket_resumes_after_missing_5000_events(
 
 
 async def test_a_gap_beyond_the_replay_limit_is_refused(
-    session: aiohttp.ClientSession, rpc_for: Any
+    session: aiohttp.ClientSession, rpc_for: Any, store_options: dict[str, Any]
 ) -> None:
-    async with LocalServer(max_replay_events=100) as server:
+    async with LocalServer(max_replay_events=100, **store_options) as server:
         api = Api(server, session)
         alice, bob = await server.token("alice"), await server.token("bob")
         group = await _group(server, api, alice)
@@ -134,11 +134,15 @@ async def test_a_gap_beyond_the_replay_limit_is_refused(
     ("missed", "limit"), [(MISSED, 100_000), (150, 100)], ids=["resumed", "refused"]
 )
 async def test_the_sdk_gets_every_missed_message_in_order(
-    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, missed: int, limit: int
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    missed: int,
+    limit: int,
+    store_options: dict[str, Any],
 ) -> None:
     """Within the limit the resume replays; beyond it the SDK backfills from history."""
     caplog.set_level(logging.INFO, logger="fabric_chat")
-    async with LocalServer(max_replay_events=limit) as server:
+    async with LocalServer(max_replay_events=limit, **store_options) as server:
         api = Api(server, session)
         alice, bob = await server.token("alice"), await server.token("bob")
         group = await _group(server, api, alice)
