@@ -43,11 +43,13 @@ _AFTER = (
 class PostgresSessions:
     """Sessions as positions, and reading messages back from positions."""
 
-    _pool: Any
+    @property
+    def pool(self) -> Any:
+        raise NotImplementedError
 
     async def create_session(self, session: SessionRecord, *, keep: int) -> list[str]:
         """Store a new session at the newest message of each conversation; keep ``keep``."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 session.protocol,
@@ -77,7 +79,7 @@ class PostgresSessions:
 
     async def get_session(self, protocol: str) -> SessionRecord | None:
         """Return a session by protocol, or ``None``."""
-        row = await self._pool.fetchrow(
+        row = await self.pool.fetchrow(
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE protocol = $1", protocol
         )
         if row is None:
@@ -98,14 +100,14 @@ class PostgresSessions:
         The session row is locked while they are read, so a save of its positions under way
         (on any instance) is waited for.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT 1 FROM sessions WHERE protocol = $1 FOR UPDATE", protocol)
             rows = await conn.fetch(_POSITIONS, protocol, subscriber_id)
         return {str(row[0]): int(row[1]) for row in rows}
 
     async def backlog(self, protocol: str, subscriber_id: str) -> int:
         """Return how many messages the session has not acked."""
-        value = await self._pool.fetchval(
+        value = await self.pool.fetchval(
             "SELECT coalesce(sum(greatest(0, c.last_seq - coalesce(p.seq, mb.joined_seq))), 0) "
             "FROM members mb JOIN conversations c ON c.group_id = mb.group_id "
             "LEFT JOIN session_positions p ON p.protocol = $1 AND p.group_id = mb.group_id "
@@ -119,7 +121,7 @@ class PostgresSessions:
         self, subscriber_id: str, positions: Positions, limit: int
     ) -> list[MessageRecord]:
         """Return up to ``limit`` messages beyond ``positions``, in commit order (one query)."""
-        rows = await self._pool.fetch(_AFTER, encode_json(positions).decode(), subscriber_id, limit)
+        rows = await self.pool.fetch(_AFTER, encode_json(positions).decode(), subscriber_id, limit)
         return [message_row(row) for row in rows]
 
     async def save_positions(self, positions: dict[str, Positions], seen_at: float) -> None:
@@ -132,7 +134,7 @@ class PostgresSessions:
                 protocols.append(protocol)
                 groups.append(group_id)
                 seqs.append(seq)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             # Sorted, so that two instances saving the same sessions lock them in one order.
             await conn.execute(
                 "UPDATE sessions SET seen_at = greatest(seen_at, $1) WHERE protocol IN "
@@ -157,11 +159,11 @@ class PostgresSessions:
     async def drop_sessions(self, protocols: list[str]) -> None:
         """Forget sessions and their positions."""
         if protocols:
-            await self._pool.execute(
+            await self.pool.execute(
                 "DELETE FROM sessions WHERE protocol = ANY($1::text[])", protocols
             )
 
     async def expire_sessions(self, seen_before: float) -> int:
         """Forget every session last seen before ``seen_before``."""
-        status = await self._pool.execute("DELETE FROM sessions WHERE seen_at < $1", seen_before)
+        status = await self.pool.execute("DELETE FROM sessions WHERE seen_at < $1", seen_before)
         return int(str(status).rsplit(" ", 1)[-1])

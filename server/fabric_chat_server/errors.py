@@ -17,6 +17,7 @@ from aiohttp import web
 from fabric_chat.models import ErrorBody, ErrorItem
 
 from .logs import escape_controls
+from .store import StoreUnavailableError
 
 __all__ = ["ApiError", "ErrorStats", "error_middleware", "error_response"]
 
@@ -123,6 +124,11 @@ def error_middleware(stats: ErrorStats) -> Callable[..., Awaitable[web.StreamRes
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             message = exc.reason if exc.status != 413 else "the request body is too large"
             return error_response(exc.status, message, headers=headers)
+        except StoreUnavailableError as exc:
+            logger.warning("the store is unavailable: %s", exc)
+            return error_response(
+                503, "the store is unavailable; retry shortly", headers={"Retry-After": "1"}
+            )
         except Exception:
             stats.unexpected += 1
             path = escape_controls(request.path)  # decoded: %0A would be a newline

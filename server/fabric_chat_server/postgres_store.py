@@ -26,6 +26,7 @@ import msgspec
 from ._extras import MissingExtraError, missing_extra_message
 from ._pg_cache import TtlCache
 from ._pg_limits import IDLE_BUCKET_SECONDS, PostgresRateLimiter
+from ._pg_pool import RetryingPool
 from ._pg_schema import ADDRESS_COLUMNS, LISTS, MESSAGE_COLUMNS, TABLES, migrate
 from ._pg_sessions import PostgresSessions
 from ._sqlite_rows import (
@@ -121,7 +122,7 @@ class PostgresStore(PostgresSessions):
         self.__dsn = dsn
         self._where = redact_dsn(dsn)
         self._min, self._max = min_connections, max_connections
-        self._pool: Any = None
+        self._pool: RetryingPool | None = None
         self._listeners: list[CommitListener] = []
         self._projects: TtlCache[str, ProjectRecord] = TtlCache(_ROW_TTL)
         self._subscribers: TtlCache[str, SubscriberRecord] = TtlCache(_ROW_TTL)
@@ -149,8 +150,10 @@ class PostgresStore(PostgresSessions):
     async def open(self) -> None:
         """Connect, migrate the schema to the current version (once across instances)."""
         try:
-            self._pool = await asyncpg.create_pool(
-                self.__dsn, min_size=self._min, max_size=self._max, command_timeout=60
+            self._pool = RetryingPool(
+                await asyncpg.create_pool(
+                    self.__dsn, min_size=self._min, max_size=self._max, command_timeout=60
+                )
             )
         except (OSError, asyncpg.PostgresError) as exc:
             # asyncpg's message names host and user at most, never the password; say where.
@@ -185,8 +188,9 @@ class PostgresStore(PostgresSessions):
         return await super().expire_sessions(seen_before)
 
     @property
-    def pool(self) -> Any:
-        """The asyncpg pool (for the bus and the limits sharing this database)."""
+    def pool(self) -> RetryingPool:
+        """The store's pool (reads retried once after a lost connection); ``pool.raw`` is the
+        asyncpg pool itself."""
         if self._pool is None:
             raise RuntimeError("the store is not open")
         return self._pool
@@ -512,7 +516,9 @@ class PostgresStore(PostgresSessions):
         """
         subscriber, key = idempotency if idempotency is not None else (None, None)
         for _ in range(3):
-            row = await self.pool.fetchrow(
+            # Not retried on a lost connection: it may have committed (the client retries with
+            # its idempotency key, which makes that safe).
+            row = await self.pool.write_row(
                 _SEND,
                 message.id,
                 message.group_id,

@@ -49,6 +49,7 @@ __all__ = [
     "SNAPSHOT_LISTS",
     "SessionRecord",
     "Store",
+    "StoreUnavailableError",
     "SubscriberRecord",
 ]
 
@@ -66,6 +67,13 @@ SNAPSHOT_LISTS: frozenset[str] = frozenset({"conversations"})
 
 Messages and addresses are only ever appended with growing sort keys, so they need none.
 """
+
+
+class StoreUnavailableError(Exception):
+    """The store cannot be reached now (its database is restarting or down): try again soon.
+
+    The server answers 503 with ``Retry-After`` (not a 500: nothing is wrong with the request).
+    """
 
 
 class ProjectRecord(msgspec.Struct, frozen=True):

@@ -283,3 +283,46 @@ async def test_a_session_opened_on_one_instance_resumes_on_another(
             assert replayed == [unacked["id"], later["id"]]  # not the acked one, in order
         finally:
             await second.close()
+
+
+async def test_the_store_reads_on_after_postgresql_restarts(
+    postgres_cluster: TemporaryCluster, postgres_dsn: str
+) -> None:
+    store = PostgresStore(postgres_dsn)
+    await store.open()
+    try:
+        group_id, subscriber_id, address_id = await _conversation(store, "room")
+        before, _ = await store.insert_message(
+            _draft(group_id, subscriber_id, address_id, "before"), None
+        )
+        await asyncio.gather(*(store.get_setting("x") for _ in range(8)))  # several connections
+        postgres_cluster.restart()  # every pooled connection is gone
+        for _ in range(8):  # no read fails: the one meeting a dead connection reads again
+            assert (await store.message_at(group_id, 1)) == before
+        after, _ = await store.insert_message(
+            _draft(group_id, subscriber_id, address_id, "after"), None
+        )
+        assert after.seq == 2
+    finally:
+        await store.close()
+
+
+async def test_while_postgresql_is_down_requests_get_503_with_retry_after_then_work_again(
+    postgres_cluster: TemporaryCluster, postgres_dsn: str, session: aiohttp.ClientSession
+) -> None:
+    async with LocalServer(database_url=postgres_dsn) as server:
+        alice = await server.token("alice")
+        headers = {"Authorization": f"Bearer {alice}"}
+        url = server.base_url + "/api/fabric/subscriber/info"
+        postgres_cluster.stop()
+        try:
+            async with session.get(url, headers=headers) as response:
+                assert response.status == 503
+                assert response.headers["Retry-After"] == "1"
+                body = await response.json()
+                assert body["errors"][0]["message"] == "the store is unavailable; retry shortly"
+        finally:
+            postgres_cluster.start()
+        async with session.get(url, headers=headers) as response:
+            assert response.status == 200
+        assert server.state.stats.unexpected == 0
