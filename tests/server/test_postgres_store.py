@@ -183,19 +183,11 @@ async def test_rate_limits_and_the_login_throttle_hold_across_instances(
 
         answers = []
         for n in range(5):
-            async with session.ws_connect((one, two)[n % 2].ws_url + "/") as ws:
-                await ws.send_json(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": "c",
-                        "method": "signalwire.connect",
-                        "params": {
-                            "version": {"major": 4, "minor": 0, "revision": 0},
-                            "authentication": {"jwt_token": alice},
-                        },
-                    }
-                )
-                answers.append(await ws.receive_json(timeout=5))
+            rpc = Rpc(await session.ws_connect((one, two)[n % 2].ws_url + "/"))
+            try:
+                answers.append(await rpc.connect(alice))
+            finally:
+                await rpc.close()
         assert ["result" in answer for answer in answers] == [True] * 3 + [False] * 2
         assert answers[3]["error"]["code"] == answers[4]["error"]["code"]
 
