@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import aiohttp
 import msgspec
+from fabric_chat_server.workers import die_with_parent
 
 __all__ = [
     "PROFILE_ENV",
@@ -73,10 +74,18 @@ class ListeningProcess:
         log_path: Where its stderr goes.
     """
 
-    def __init__(self, module: str, args: list[str], *, log_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        args: list[str],
+        *,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._module = module
         self._command = python_command(module, *args)
         self._log_path = log_path
+        self._env = {**os.environ, **env} if env else None
         self._process: asyncio.subprocess.Process | None = None
         self.base_url = ""
 
@@ -100,7 +109,12 @@ class ListeningProcess:
         """
         with self._log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command, stdout=subprocess.PIPE, stderr=log, cwd=ROOT
+                *self._command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=ROOT,
+                env=self._env,
+                preexec_fn=die_with_parent,  # a killed bench leaves no server behind
             )
         assert self._process.stdout is not None
         try:
@@ -137,11 +151,15 @@ class ListeningProcess:
 
 
 class BenchServer(ListeningProcess):
-    """The chat server in its own process (see :mod:`bench._serve`), on a given SQLite file.
+    """The chat server in its own process (see :mod:`bench._serve`), on a given database.
+
+    The project token and the signing secret reach it through the environment
+    (``FABRIC_CHAT_PROJECT_TOKEN``, ``FABRIC_CHAT_SIGNING_SECRET``), never its argv.
 
     Args:
         workdir: A temporary directory for the database and the log.
-        db_path: The SQLite file (``workdir/chat.db`` when ``None``); may be pre-seeded.
+        db_path: The SQLite file (``workdir/chat.db`` when ``None``; may be pre-seeded), or a
+            PostgreSQL URL (``postgresql://...``).
         project_id: The project id (fixed, so a seeded database can be reused).
         project_token: The project API token.
         jwt_secret: The secret that signs tokens and page tokens.
@@ -151,7 +169,7 @@ class BenchServer(ListeningProcess):
         self,
         workdir: Path,
         *,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         project_id: str = "bench-project",
         project_token: str | None = None,
         jwt_secret: str | None = None,
@@ -160,17 +178,13 @@ class BenchServer(ListeningProcess):
         self.project_id = project_id
         self.project_token = project_token or "PT-bench-" + secrets.token_hex(8)
         self.jwt_secret = jwt_secret or "bench-secret-" + secrets.token_hex(8)
-        args = [
-            "--db",
-            str(self.db_path),
-            "--project-id",
-            project_id,
-            "--project-token",
-            self.project_token,
-            "--jwt-secret",
-            self.jwt_secret,
-        ]
-        super().__init__("bench._serve", args, log_path=workdir / "server.log")
+        self.workdir = workdir
+        args = ["--db", str(self.db_path), "--project-id", project_id]
+        secrets_env = {
+            "FABRIC_CHAT_PROJECT_TOKEN": self.project_token,
+            "FABRIC_CHAT_SIGNING_SECRET": self.jwt_secret,
+        }
+        super().__init__("bench._serve", args, log_path=workdir / "server.log", env=secrets_env)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
