@@ -9,7 +9,7 @@ import msgspec
 from fabric_chat._protocol import CONVERSATION_MESSAGE, event_frame
 
 from .hub import Hub, event_id_of
-from .store import AddressRecord, ConversationRecord, MessageRecord, Store
+from .store import AddressRecord, ConversationRecord, MessageRecord
 from .views import message_view, peer_address_id
 
 __all__ = ["FanoutReads", "message_event", "publish_message"]
@@ -53,7 +53,7 @@ def _frame(record: MessageRecord, subscriber_id: str, payload: msgspec.Raw) -> t
 
 
 async def message_event(
-    store: Store, record: MessageRecord, subscriber_id: str
+    store: FanoutReads, record: MessageRecord, subscriber_id: str
 ) -> tuple[str, bytes] | None:
     """Return ``(event id, frame)`` of ``record`` as ``subscriber_id`` receives it (a replay).
 

@@ -179,7 +179,12 @@ class Relay:
             The number of live sessions here it was offered to.
         """
         self.bus.publish(record.group_id, record.seq)
-        return await publish_message(self.cache, self._hub, record)
+        try:
+            return await publish_message(self.cache, self._hub, record)
+        except Exception:  # the message is stored: the sessions here read it back instead
+            logger.warning("offering a message failed; re-syncing every session")
+            self.resync()
+            return 0
 
     def joined(self, group_id: str, subscriber_id: str) -> None:
         """Note that the subscriber is (now) a member: refresh the members where needed."""
@@ -218,16 +223,19 @@ class Relay:
         by_group: dict[str, set[int]] = {}
         for group_id, seq in batch:
             by_group.setdefault(group_id, set()).add(seq)
-        for group_id, seqs in by_group.items():
-            if MEMBERS_CHANGED in seqs:
-                self.cache.forget_members(group_id)
-                seqs.discard(MEMBERS_CHANGED)
-            if not seqs:
-                continue
-            members = await self.cache.members(group_id)
-            if not any(self._hub.sockets_of(member) for member, _ in members):
-                continue  # nobody here to tell: the row is not read
-            for seq in sorted(seqs):
-                record = await self._store.message_at(group_id, seq)
-                if record is not None:
-                    await publish_message(self.cache, self._hub, record)
+        async with asyncio.TaskGroup() as group:  # conversations in parallel, each in order
+            for group_id, seqs in by_group.items():
+                if MEMBERS_CHANGED in seqs:
+                    self.cache.forget_members(group_id)
+                    seqs.discard(MEMBERS_CHANGED)
+                if seqs:
+                    group.create_task(self._deliver_group(group_id, sorted(seqs)))
+
+    async def _deliver_group(self, group_id: str, seqs: list[int]) -> None:
+        members = await self.cache.members(group_id)
+        if not any(self._hub.sockets_of(member) for member, _ in members):
+            return  # nobody here to tell: the rows are not read
+        for seq in seqs:
+            record = await self._store.message_at(group_id, seq)
+            if record is not None:
+                await publish_message(self.cache, self._hub, record)

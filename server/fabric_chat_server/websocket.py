@@ -307,9 +307,13 @@ class _Connection:
         """Catch the session up from the store whenever it falls behind (see the hub)."""
         assert self.session is not None
         store, config = self.state.store, self.state.config
+        cache = self.state.relay.cache  # a replay reads the same few conversations again and again
 
         async def frames(record: MessageRecord, subscriber_id: str) -> tuple[str, bytes] | None:
-            return await message_event(store, record, subscriber_id)
+            frame = await message_event(cache, record, subscriber_id)
+            if frame is None:  # not a member as far as the cache knows: ask the store itself
+                frame = await message_event(store, record, subscriber_id)
+            return frame
 
         await self.session.pump(
             store, frames, batch=config.replay_batch, stall=config.stall_timeout
