@@ -138,12 +138,18 @@ def create_app(
     Args:
         config: The settings.
         store: The storage; defaults to :func:`open_store` of ``config``.
-        bus: Carries positions to the other instances; a :class:`LocalBus` (none) by default.
+        bus: Carries positions to the other instances; by default a
+            :class:`~fabric_chat_server.bus_postgres.PostgresBus` on ``config.database_url``,
+            else a :class:`LocalBus` (one instance: nobody to tell).
 
     Raises:
         RuntimeError: The route contract names an operation without a handler.
     """
     store = store if store is not None else open_store(config)
+    if bus is None and config.database_url is not None:
+        from .bus_postgres import PostgresBus  # needs the postgres extra
+
+        bus = PostgresBus(config.database_url)
     hub = Hub(store)
     state = ServerState(
         config=config,
