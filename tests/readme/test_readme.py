@@ -23,7 +23,10 @@ bash session, in a temporary directory (with ``examples/`` linked in), as a read
 blocks inline, so their variables carry on; python blocks as ``python readme_block_N.py``. The
 one rewrite: ``fabric-chat serve`` gets ``--port 0`` (tests never bind 8787), and the session
 then exports ``FABRIC_CHAT_URL`` (which every command reads, default
-``http://127.0.0.1:8787``) from the server's ``listening on`` line.
+``http://127.0.0.1:8787``) from the server's ``listening on`` line. A ``serve`` given its own
+``--port N`` (several servers side by side) binds a free port instead, and ``127.0.0.1:N`` in
+the shell blocks after it means the port it bound. The session has a fresh PostgreSQL database
+in ``DATABASE_URL`` (the reader's own, in the README).
 """
 
 from __future__ import annotations
@@ -242,6 +245,7 @@ def _session_script(blocks: list[Block], workdir: Path) -> str:
         "}",
     ]
     waits: list[str] = []
+    ports: list[str] = []
     for block in blocks:
         lines.append(f"printf '\\n::readme-block {block.number}::\\n'")
         if block.lang == "python":
@@ -249,7 +253,14 @@ def _session_script(blocks: list[Block], workdir: Path) -> str:
             script.write_text(block.code, encoding="utf-8")
             lines.append(f"python {script.name}")
             continue
-        code = re.sub(r"\bfabric-chat serve\b", "fabric-chat serve --port 0", block.code)
+        code = block.code
+        for port in ports:  # a port chosen by the README: the one that server really bound
+            code = code.replace(f"127.0.0.1:{port}", f"127.0.0.1:${{README_PORT_{port}}}")
+        own_port = re.search(r"\bfabric-chat serve\b.*--port (\d+)", code)
+        if own_port is not None:
+            code = code.replace(f"--port {own_port.group(1)}", "--port 0")
+        else:
+            code = re.sub(r"\bfabric-chat serve\b", "fabric-chat serve --port 0", code)
         if "background" not in block.flags:
             lines.append(code)
             continue
@@ -261,7 +272,13 @@ def _session_script(blocks: list[Block], workdir: Path) -> str:
             'echo "$!" >> background.pids',
             f"wait_for {log} {shlex.quote(block.ready)}",
         ]
-        if "fabric-chat serve" in code:
+        if own_port is not None:
+            ports.append(own_port.group(1))
+            lines.append(
+                f"export README_PORT_{own_port.group(1)}="
+                f"$(sed -n 's/^listening on http:[/][/]127.0.0.1://p' {log} | head -n 1)"
+            )
+        elif "fabric-chat serve" in code:
             lines.append(
                 f"export FABRIC_CHAT_URL=$(sed -n 's/^listening on //p' {log} | head -n 1)"
             )
@@ -285,11 +302,12 @@ def _segments(output: str) -> dict[int, str]:
     return {int(number): text for number, text in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def test_the_readme_runs_top_to_bottom(tmp_path: Path) -> None:
+def test_the_readme_runs_top_to_bottom(tmp_path: Path, postgres_dsn: str) -> None:
     blocks = [block for block in BLOCKS if block.runnable]
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     script = _session_script(blocks, tmp_path)
     env = {key: value for key, value in os.environ.items() if not key.startswith("FABRIC_CHAT_")}
+    env["DATABASE_URL"] = postgres_dsn
     try:
         done = subprocess.run(
             ["bash", "-c", script],
