@@ -17,7 +17,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import decode, deep_history, delivery, fanout, history, ingest, memory, resume, send
+from . import (
+    decode,
+    deep_history,
+    delivery,
+    fanout,
+    history,
+    ingest,
+    instances,
+    memory,
+    resume,
+    send,
+)
 from ._results import FigureResult, machine_info, render_table, write_json
 
 __all__ = ["FIGURES", "main"]
@@ -35,6 +46,7 @@ FIGURES: dict[str, Figure] = {
     "ingest": ingest.run,
     "resume": resume.run,
     "memory": memory.run,
+    "instances": instances.run,
 }
 
 LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -142,6 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     table = render_table(results)
     print(f"\n{heading}\n")
     print(table)
+    postgres = next((row.notes["postgresql"] for row in results if "postgresql" in row.notes), None)
+    if postgres is not None:  # the durability the PostgreSQL figures were measured with
+        print("\nPostgreSQL: " + ", ".join(f"{key} {value}" for key, value in postgres.items()))
+    for row in results:
+        if "load average before / after" in row.notes:
+            print(
+                f"load average (1/5/15 min) before / after {row.figure}: "
+                f"{row.notes['load average before / after']}"
+            )
     if args.update_doc:
         update_doc(DOC, heading, table)
         print(f"\ntable written into {DOC}")

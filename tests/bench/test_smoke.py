@@ -34,6 +34,9 @@ ROWS = {
     "resume": "resume",
     "memory (client)": "memory",
     "memory (server)": "memory",
+    "instances": "instances",
+    "cross-instance latency": "instances",
+    "ingest (PostgreSQL)": "instances",
 }
 STAT_KEYS = {"median", "min", "max", "unit", "runs"}
 
