@@ -223,13 +223,19 @@ class Relay:
         by_group: dict[str, set[int]] = {}
         for group_id, seq in batch:
             by_group.setdefault(group_id, set()).add(seq)
+        work: list[tuple[str, list[int]]] = []
+        for group_id, seqs in by_group.items():
+            if MEMBERS_CHANGED in seqs:
+                self.cache.forget_members(group_id)
+                seqs.discard(MEMBERS_CHANGED)
+            if seqs:
+                work.append((group_id, sorted(seqs)))
+        if len(work) == 1:  # the usual batch: no task to start
+            await self._deliver_group(*work[0])
+            return
         async with asyncio.TaskGroup() as group:  # conversations in parallel, each in order
-            for group_id, seqs in by_group.items():
-                if MEMBERS_CHANGED in seqs:
-                    self.cache.forget_members(group_id)
-                    seqs.discard(MEMBERS_CHANGED)
-                if seqs:
-                    group.create_task(self._deliver_group(group_id, sorted(seqs)))
+            for group_id, ordered in work:
+                group.create_task(self._deliver_group(group_id, ordered))
 
     async def _deliver_group(self, group_id: str, seqs: list[int]) -> None:
         members = await self.cache.members(group_id)
