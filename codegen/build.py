@@ -8,7 +8,7 @@ from typing import Any
 
 from .binding import operation_params
 from .build_limits import build_field_rules, build_limits
-from .build_methods import build_method
+from .build_methods import build_method, iter_twin
 from .build_objects import (
     OPENAPI_PREFIX,
     build_objects,
@@ -23,6 +23,7 @@ from .imports import ImportSet
 from .ir import (
     ClientIR,
     EventIR,
+    MethodIR,
     NamespaceIR,
     ObjectIR,
     PackageIR,
@@ -159,6 +160,16 @@ def wire_constant(name: str) -> str:
     return name.replace(".", "_").upper()
 
 
+def _with_iter_twins(methods: list[MethodIR], owner: str, uses: ImportSet) -> tuple[MethodIR, ...]:
+    """Return ``methods`` with the ``iter_*`` twin of each paged one right after it."""
+    result: list[MethodIR] = []
+    for method in methods:
+        result.append(method)
+        if method.kind == "page":
+            result.append(iter_twin(method, owner, uses))
+    return tuple(result)
+
+
 def build_ir(data: dict[str, Any]) -> PackageIR:
     """Return the IR of a spec that :func:`codegen.checks.check_spec` found sound."""
     statuses = {
@@ -191,9 +202,13 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     namespace_uses.use(ENGINE.partition(":")[2], "EventLoopThread")
     namespaces = []
     for attr, namespace in data["namespaces"].items():
-        methods = tuple(
-            build_method(data, f"client.{attr}.", name, method, anchors, namespace_uses)
-            for name, method in namespace["methods"].items()
+        methods = _with_iter_twins(
+            [
+                build_method(data, f"client.{attr}.", name, method, anchors, namespace_uses)
+                for name, method in namespace["methods"].items()
+            ],
+            f"client.{attr}.",
+            namespace_uses,
         )
         namespaces.append(
             NamespaceIR(
@@ -210,9 +225,13 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     client_uses.use("Self", "BaseClient", "SyncBaseClient", "EventLoopThread")
     client_uses.use("CONTRACT", "Engine", *local)
     client_uses.use(*CLIENT_OPTION_TYPES)
-    client_methods = tuple(
-        build_method(data, "client.", name, method, anchors, client_uses)
-        for name, method in data["client"]["methods"].items()
+    client_methods = _with_iter_twins(
+        [
+            build_method(data, "client.", name, method, anchors, client_uses)
+            for name, method in data["client"]["methods"].items()
+        ],
+        "client.",
+        client_uses,
     )
     routes = _routes(data, statuses)
     rpc_methods = tuple(

@@ -8,6 +8,7 @@ arguments and return are read from the runtime (:mod:`codegen.runtime_api`).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from .binding import Binding, Target, bind, engine_headers
@@ -18,6 +19,7 @@ from .runtime_api import EngineMethod, engine_methods, error_docs, result_types
 
 __all__ = [
     "build_method",
+    "iter_twin",
     "operation_engine_method",
     "returns_annotation",
     "sync_example",
@@ -347,6 +349,54 @@ def build_method(
         raises=tuple((name, docs[name]) for name in raises),
         engine_method=engine.name,
         call_args=tuple(call_args),
+        engine_call=engine_call,
+        call=f"await {engine_call}" if engine.is_async else engine_call,
+        twin_of=None,
         example=example,
         sync=sync,
+    )
+
+
+_PAGED_PREFIXES = ("get_", "list_")
+
+
+def iter_twin_name(py_name: str) -> str:
+    """Return the name of the ``iter_*`` twin of a paged method: ``get_messages``:
+    ``iter_messages``, ``list_books``: ``iter_books``, ``latest``: ``iter_latest``."""
+    for prefix in _PAGED_PREFIXES:
+        if py_name.startswith(prefix):
+            return "iter_" + py_name.removeprefix(prefix)
+    return "iter_" + py_name
+
+
+def iter_twin(page: MethodIR, owner: str, uses: ImportSet) -> MethodIR:
+    """Return the ``iter_*`` twin of a paged method: the same arguments (``timeout`` bounds each
+    page's request), every item of every page, in both clients."""
+    name = iter_twin_name(page.py_name)
+    uses.use("iter_pages")
+    returns = returns_annotation("iterator", page.item_type, uses)
+    parts = [page.signature] if page.signature else []
+    example = _example(owner, name, "iterator", page.params)
+    call = f"iter_pages(lambda: {page.engine_call})"
+    return replace(
+        page,
+        py_name=name,
+        js_name=None,
+        js_signature=None,
+        is_async=False,
+        kind="iterator",
+        doc_signature=_doc_signature(name, False, parts, returns),
+        returns=returns,
+        returns_doc=_RETURNS_DOC["iterator"],
+        summary=f"Iterate over every item of every page of {page.py_name}, newest first.",
+        description="Fetches each page only when the previous one is used up.",
+        example=example,
+        call=call,
+        twin_of=page.py_name,
+        sync=SyncMethodIR(
+            returns=sync_returns_annotation("iterator", page.item_type, uses),
+            returns_doc=_SYNC_RETURNS_DOC["iterator"],
+            call=f"self._loop.iterate({call})",
+            example=sync_example(example),
+        ),
     )

@@ -15,9 +15,11 @@ from typing import Any
 
 import jsonschema
 
+from .binding import operation_returns
+from .build_methods import iter_twin_name
 from .loader import Located, Location, SpecError
 from .method_checks import MethodChecks, matches
-from .runtime_api import error_docs, result_types
+from .runtime_api import engine_methods, error_docs, result_types
 
 __all__ = ["check_spec", "spec_schema"]
 
@@ -145,6 +147,9 @@ class _Checker(MethodChecks):
                     seen_js[(ns_name, js)] = path
         for name, method in self.data["client"]["methods"].items():
             self.method(("client", "methods", name), method)
+        for ns_name, namespace in self.data["namespaces"].items():
+            self.iter_twins(("namespaces", ns_name, "methods"), namespace["methods"])
+        self.iter_twins(("client", "methods"), self.data["client"]["methods"])
         self.sdk_types()
         return self.errors
 
@@ -164,6 +169,26 @@ class _Checker(MethodChecks):
                 elif member.endswith("()") != callable(getattr(runtime, attribute, None)):
                     kind = "a method" if callable(getattr(runtime, attribute, None)) else "not one"
                     self.fail(path, f"{name}.{attribute} is {kind}: write it with or without ()")
+
+    def iter_twins(self, base: Location, methods: dict[str, Any]) -> None:
+        """A paged method gets a generated ``iter_*`` twin: its name must be free."""
+        for name, method in methods.items():
+            if self._kind(method) != "page":
+                continue
+            twin = iter_twin_name(name)
+            if twin in methods:
+                self.fail(
+                    (*base, twin),
+                    f"{twin!r} is generated as the iter_ twin of paged method {name!r}: "
+                    "remove it or rename it",
+                )
+
+    def _kind(self, method: dict[str, Any]) -> str | None:
+        if "operation" in method:
+            op = self.data["operations"].get(method["operation"])
+            return None if op is None else operation_returns(self.data, op)[0]
+        engine = engine_methods().get(method.get("engine", {}).get("method", ""))
+        return None if engine is None else engine.kind
 
     def objects(self) -> None:
         objects: dict[str, Any] = self.data["objects"]

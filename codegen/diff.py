@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .binding import operation_params, operation_returns
+from .build_methods import iter_twin_name
 from .loader import SpecErrors, load_spec
 from .runtime_api import engine_methods
 
@@ -237,15 +238,17 @@ class _Differ:
                 self.add(True, f"websocket.events.{name}", "payload type changed")
 
     def owners(self, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        owners = {"client": data["client"]["methods"]}
+        owners = {"client": _with_twins(data, data["client"]["methods"])}
         for attr, namespace in data["namespaces"].items():
-            owners[f"client.{attr}"] = namespace["methods"]
+            owners[f"client.{attr}"] = _with_twins(data, namespace["methods"])
         return owners
 
     def methods(self) -> None:
         old, new = self.owners(self.old), self.owners(self.new)
         for owner in self.keyed("client", "namespace", old, new):
             for name in self.keyed(owner, "method", old[owner], new[owner]):
+                if "twin_of" in old[owner][name] and "twin_of" in new[owner][name]:
+                    continue  # a change of both twins is reported on their paged methods
                 self.method(f"{owner}.{name}", old[owner][name], new[owner][name])
 
     def returns(self, data: dict[str, Any], method: dict[str, Any]) -> tuple[str, str]:
@@ -277,6 +280,32 @@ class _Differ:
                 self.add(False, f"{where}.{name}", "parameter now optional")
         if self.returns(self.old, old) != self.returns(self.new, new):
             self.add(True, where, "what the method returns changed")
+
+
+def _with_twins(data: dict[str, Any], methods: dict[str, Any]) -> dict[str, Any]:
+    """Return ``methods`` and the ``iter_*`` twin the generator makes of each paged one (as
+    a method of the same parameters that iterates), so that a hand-written ``iter_*`` that
+    became a generated twin is no change for its users."""
+    found = dict(methods)
+    for name, method in methods.items():
+        if "operation" in method:
+            op = data["operations"].get(method["operation"])
+            kind, item = operation_returns(data, op) if op is not None else ("?", "?")
+        else:
+            known = engine_methods().get(method["engine"]["method"])
+            kind = method.get("returns", {}).get("kind") or (known.kind if known else "?")
+            item = method["engine"]["type"]
+        if kind == "page":
+            found.setdefault(
+                iter_twin_name(name),
+                {
+                    "params": method.get("params", {}),
+                    "engine": {"method": "iter_pages", "type": item},
+                    "returns": {"kind": "iterator"},
+                    "twin_of": name,
+                },
+            )
+    return found
 
 
 def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:

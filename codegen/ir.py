@@ -252,6 +252,13 @@ class MethodIR:
     raises: tuple[tuple[str, str], ...]
     engine_method: str
     """The engine method called, e.g. ``join`` or ``request``."""
+    engine_call: str
+    """The engine call, e.g. ``self._engine.join(address_id, result_type=...)``."""
+    call: str
+    """What the (async) method returns: the engine call, awaited when it is a coroutine, or
+    ``iter_pages(lambda: ...)`` over the paged method's call for an ``iter_*`` twin."""
+    twin_of: str | None
+    """For an ``iter_*`` twin, the paged method it iterates (``get_messages``); else None."""
     call_args: tuple[str, ...]
     """The engine call's arguments, e.g. ``address_id``, ``result_type=Address``."""
     example: str

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from fabric_chat_runtime.engine import Engine
-from fabric_chat_runtime.pagination import Page
+from fabric_chat_runtime.pagination import Page, iter_pages
 from fabric_chat_runtime.subscriptions import MessageStream, Subscription
 from fabric_chat_runtime.sync import (
     EventLoopThread,
@@ -97,16 +97,17 @@ class AsyncChatNamespace:
         )
 
     def iter_messages(
-        self, *, address_id: str, page_size: int = 10
+        self, *, address_id: str, page_size: int = 10, timeout: float | None = None
     ) -> AsyncIterator[ConversationChatMessage]:
-        """Iterate over every chat message exchanged with an address, page after page.
+        """Iterate over every item of every page of get_messages, newest first.
 
-        Newest first; fetches the next page only when the previous one is used up.
+        Fetches each page only when the previous one is used up.
 
         Args:
             address_id: Chat messages exchanged with this particular address id will be
                 fetched.
             page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
 
         Returns:
             An async iterator over every item, page after page, newest first.
@@ -119,15 +120,19 @@ class AsyncChatNamespace:
             APITimeoutError: No answer arrived in time.
 
         Example:
-            async for message in client.chat.iter_messages(
-                address_id="9dbe9e94-c797-461e-b5a3-af6d095deaf4",
-            ):
-                print(message.text)
+            async for item in client.chat.iter_messages(address_id="..."):
+                print(item)
         """
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
-        return self._engine.iter_history(
-            address_id, item_type=ConversationChatMessage, page_size=page_size, chat_only=True
+        return iter_pages(
+            lambda: self._engine.history(
+                address_id,
+                item_type=ConversationChatMessage,
+                page_size=page_size,
+                chat_only=True,
+                timeout=timeout,
+            )
         )
 
     async def subscribe(
@@ -353,16 +358,17 @@ class ChatNamespace:
         )
 
     def iter_messages(
-        self, *, address_id: str, page_size: int = 10
+        self, *, address_id: str, page_size: int = 10, timeout: float | None = None
     ) -> Iterator[ConversationChatMessage]:
-        """Iterate over every chat message exchanged with an address, page after page.
+        """Iterate over every item of every page of get_messages, newest first.
 
-        Newest first; fetches the next page only when the previous one is used up.
+        Fetches each page only when the previous one is used up.
 
         Args:
             address_id: Chat messages exchanged with this particular address id will be
                 fetched.
             page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
 
         Returns:
             An iterator over every item, page after page, newest first.
@@ -375,16 +381,20 @@ class ChatNamespace:
             APITimeoutError: No answer arrived in time.
 
         Example:
-            for message in client.chat.iter_messages(
-                address_id="9dbe9e94-c797-461e-b5a3-af6d095deaf4",
-            ):
-                print(message.text)
+            for item in client.chat.iter_messages(address_id="..."):
+                print(item)
         """
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return self._loop.iterate(
-            self._engine.iter_history(
-                address_id, item_type=ConversationChatMessage, page_size=page_size, chat_only=True
+            iter_pages(
+                lambda: self._engine.history(
+                    address_id,
+                    item_type=ConversationChatMessage,
+                    page_size=page_size,
+                    chat_only=True,
+                    timeout=timeout,
+                )
             )
         )
 
@@ -601,6 +611,41 @@ class AsyncConversationNamespace:
             timeout=timeout,
         )
 
+    def iter_conversations(
+        self, *, page_size: int = 10, timeout: float | None = None
+    ) -> AsyncIterator[Conversation]:
+        """Iterate over every item of every page of get_conversations, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            page_size: The amount of conversations per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An async iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            async for item in client.conversation.iter_conversations():
+                print(item)
+        """
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return iter_pages(
+            lambda: self._engine.page(
+                "listConversations",
+                item_type=Conversation,
+                query={"page_size": page_size},
+                timeout=timeout,
+            )
+        )
+
     async def get_messages(
         self, *, page_size: int = 10, timeout: float | None = None
     ) -> Page[ConversationMessage]:
@@ -633,6 +678,42 @@ class AsyncConversationNamespace:
             page_size=page_size,
             chat_only=False,
             timeout=timeout,
+        )
+
+    def iter_messages(
+        self, *, page_size: int = 10, timeout: float | None = None
+    ) -> AsyncIterator[ConversationMessage]:
+        """Iterate over every item of every page of get_messages, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An async iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            async for item in client.conversation.iter_messages():
+                print(item)
+        """
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return iter_pages(
+            lambda: self._engine.history(
+                None,
+                item_type=ConversationMessage,
+                page_size=page_size,
+                chat_only=False,
+                timeout=timeout,
+            )
         )
 
     async def get_conversation_messages(
@@ -672,6 +753,45 @@ class AsyncConversationNamespace:
             page_size=page_size,
             chat_only=False,
             timeout=timeout,
+        )
+
+    def iter_conversation_messages(
+        self, *, address_id: str, page_size: int = 10, timeout: float | None = None
+    ) -> AsyncIterator[ConversationMessage]:
+        """Iterate over every item of every page of get_conversation_messages, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            address_id: Messages exchanged with this particular address id will be
+                fetched.
+            page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An async iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            async for item in client.conversation.iter_conversation_messages(address_id="..."):
+                print(item)
+        """
+        address_id = require_str("address_id", address_id, min_length=1)
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return iter_pages(
+            lambda: self._engine.history(
+                address_id,
+                item_type=ConversationMessage,
+                page_size=page_size,
+                chat_only=False,
+                timeout=timeout,
+            )
         )
 
     async def send_message(
@@ -865,6 +985,43 @@ class ConversationNamespace:
             self._loop,
         )
 
+    def iter_conversations(
+        self, *, page_size: int = 10, timeout: float | None = None
+    ) -> Iterator[Conversation]:
+        """Iterate over every item of every page of get_conversations, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            page_size: The amount of conversations per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            for item in client.conversation.iter_conversations():
+                print(item)
+        """
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return self._loop.iterate(
+            iter_pages(
+                lambda: self._engine.page(
+                    "listConversations",
+                    item_type=Conversation,
+                    query={"page_size": page_size},
+                    timeout=timeout,
+                )
+            )
+        )
+
     def get_messages(
         self, *, page_size: int = 10, timeout: float | None = None
     ) -> SyncPage[ConversationMessage]:
@@ -903,6 +1060,44 @@ class ConversationNamespace:
                 )
             ),
             self._loop,
+        )
+
+    def iter_messages(
+        self, *, page_size: int = 10, timeout: float | None = None
+    ) -> Iterator[ConversationMessage]:
+        """Iterate over every item of every page of get_messages, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            for item in client.conversation.iter_messages():
+                print(item)
+        """
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return self._loop.iterate(
+            iter_pages(
+                lambda: self._engine.history(
+                    None,
+                    item_type=ConversationMessage,
+                    page_size=page_size,
+                    chat_only=False,
+                    timeout=timeout,
+                )
+            )
         )
 
     def get_conversation_messages(
@@ -948,6 +1143,47 @@ class ConversationNamespace:
                 )
             ),
             self._loop,
+        )
+
+    def iter_conversation_messages(
+        self, *, address_id: str, page_size: int = 10, timeout: float | None = None
+    ) -> Iterator[ConversationMessage]:
+        """Iterate over every item of every page of get_conversation_messages, newest first.
+
+        Fetches each page only when the previous one is used up.
+
+        Args:
+            address_id: Messages exchanged with this particular address id will be
+                fetched.
+            page_size: The amount of messages per pagination page.
+            timeout: Seconds to wait for each page; None uses the client's timeout.
+
+        Returns:
+            An iterator over every item, page after page, newest first.
+
+        Raises:
+            InvalidArgumentError: An argument is wrong; nothing was sent.
+            APIError: A call to the service failed: an error answer, no connection, no answer in
+                time.
+            APIConnectionError: The server could not be reached, or the connection dropped.
+            APITimeoutError: No answer arrived in time.
+
+        Example:
+            for item in client.conversation.iter_conversation_messages(address_id="..."):
+                print(item)
+        """
+        address_id = require_str("address_id", address_id, min_length=1)
+        page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
+        return self._loop.iterate(
+            iter_pages(
+                lambda: self._engine.history(
+                    address_id,
+                    item_type=ConversationMessage,
+                    page_size=page_size,
+                    chat_only=False,
+                    timeout=timeout,
+                )
+            )
         )
 
     def send_message(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Generic, TypeVar
 
-__all__ = ["Page"]
+__all__ = ["Page", "iter_pages"]
 
 T = TypeVar("T")
 
@@ -85,3 +85,15 @@ class Page(Generic[T]):
             for item in page.data:
                 yield item
             page = await page.next_page()
+
+
+async def iter_pages(first: Callable[[], Awaitable[Page[T]]]) -> AsyncIterator[T]:
+    """Yield every item of the page ``first()`` fetches and of each older page, newest first.
+
+    Nothing is fetched until the first item is asked for; each page is fetched only when the
+    previous one is used up. The generated ``iter_*`` twin of every paged method is this over
+    that method's engine call.
+    """
+    page = await first()
+    async for item in page.iter_all():
+        yield item

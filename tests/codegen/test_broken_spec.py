@@ -178,10 +178,10 @@ CASES = [
     ),
     (
         "js-signature-without-js-name",
-        "        js_name: null\n        summary: Iterate over every chat message",
-        "        js_name: null\n        js_signature: iterMessages(options)\n"
-        "        summary: Iterate over every chat message",
-        "js_signature: iterMessages(options)",
+        "        js_name: null\n        summary: Return the chat messages exchanged",
+        "        js_name: null\n        js_signature: stream(options)\n"
+        "        summary: Return the chat messages exchanged",
+        "js_signature: stream(options)",
         "js_signature needs a js_name",
     ),
     (
@@ -296,6 +296,14 @@ CASES = [
         "idempotency_ky:",
         "parameter 'idempotency_ky' is not an argument of engine method 'send_message' nor a "
         "header of operation 'sendMessage'",
+    ),
+    (
+        "method-named-like-a-generated-iter-twin",
+        "      stream:\n        js_name: null\n        summary: Return the chat messages exchanged",
+        "      iter_messages:\n        js_name: null\n"
+        "        summary: Return the chat messages exchanged",
+        "iter_messages:",
+        "'iter_messages' is generated as the iter_ twin of paged method 'get_messages'",
     ),
     (
         "not-yaml",

@@ -136,7 +136,11 @@ def test_the_ir_is_typed_and_ordered_as_the_spec() -> None:
     assert [obj.name for obj in ir.objects] == list(located.data["objects"])
     assert [route.operation_id for route in ir.routes] == list(located.data["operations"])
     chat = ir.client.namespaces[0]
-    assert [m.py_name for m in chat.methods] == list(located.data["namespaces"]["chat"]["methods"])
+    spec_methods = [m.py_name for m in chat.methods if m.twin_of is None]
+    assert spec_methods == list(located.data["namespaces"]["chat"]["methods"])
+    # Each paged method is followed by its generated iter_ twin.
+    assert [m.py_name for m in chat.methods][:2] == ["get_messages", "iter_messages"]
+    assert chat.methods[1].twin_of == "get_messages"
     get_messages = chat.methods[0]
     assert get_messages.signature == (
         "address_id: str, page_size: int = 10, timeout: float | None = None"

@@ -391,3 +391,18 @@ def test_a_spec_of_the_old_format_compares_by_what_methods_return() -> None:
     assert diff_specs(old, BASE) == [
         Change(True, "client.conversation.get_conversations", "what the method returns changed")
     ]
+
+
+def test_a_hand_written_iter_method_that_became_a_generated_twin_is_no_change() -> None:
+    old = copy.deepcopy(BASE)
+    paged = _chat(old)["get_messages"]
+    _chat(old)["iter_messages"] = {
+        "summary": "Iterate over every chat message.",
+        "params": copy.deepcopy(paged["params"]),
+        "engine": {"method": "iter_history", "type": "ConversationChatMessage"},
+    }
+    assert diff_specs(old, BASE) == []
+    _chat(old)["iter_messages"]["engine"]["type"] = "ConversationMessage"
+    assert diff_specs(old, BASE) == [
+        Change(True, "client.chat.iter_messages", "what the method returns changed")
+    ]
