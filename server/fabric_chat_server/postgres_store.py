@@ -11,6 +11,13 @@ and membership once seen (members never leave). A send is one statement: it take
 the concurrent senders of one conversation, so each conversation's ``seq`` is gapless and in
 commit order; conversations commit concurrently. Listeners added with
 :meth:`PostgresStore.add_commit_listener` hear each committed message (a bus publishes them).
+
+Time order across conversations: a message's ``ts`` is the database's clock at its insert, kept
+above its conversation's previous one, so within a conversation ``ts`` grows with ``seq``.
+Across conversations, sends commit concurrently, so :meth:`PostgresStore.snapshot` (the
+largest committed ``ts``) holds "every later message has a larger ts" except for a send in
+flight at that instant (a window of one transaction): a conversation list walked at that moment
+may then see that one conversation move. SQLite, with one writer, has no such window.
 """
 
 from __future__ import annotations
@@ -127,6 +134,7 @@ class PostgresStore(PostgresSessions):
         self._projects: TtlCache[str, ProjectRecord] = TtlCache(_ROW_TTL)
         self._subscribers: TtlCache[str, SubscriberRecord] = TtlCache(_ROW_TTL)
         self._addresses: TtlCache[str, AddressRecord] = TtlCache(_ROW_TTL)
+        self._addresses_of: TtlCache[str, list[AddressRecord]] = TtlCache(_ROW_TTL)
         self._conversations: TtlCache[str, ConversationRecord] = TtlCache(_CONVERSATION_TTL)
         self._pairs: TtlCache[tuple[str, str], str] = TtlCache(_CONVERSATION_TTL)
         self._member_ids: dict[str, set[str]] = {}
@@ -308,6 +316,7 @@ class PostgresStore(PostgresSessions):
                         subscriber_id,
                     )
         self._subscribers.pop(subscriber_id)
+        self._addresses_of.pop(subscriber_id)
         addresses = await self._read_addresses(subscriber_id)
         for address in addresses:
             self._addresses.pop(address.id)
@@ -348,7 +357,12 @@ class PostgresStore(PostgresSessions):
 
     async def subscriber_addresses(self, subscriber_id: str) -> list[AddressRecord]:
         """Return a subscriber's addresses, oldest (its own) first."""
-        return await self._read_addresses(subscriber_id)
+        cached = self._addresses_of.get(subscriber_id)
+        if cached is None:
+            cached = await self._read_addresses(subscriber_id)
+            if cached:
+                self._addresses_of.put(subscriber_id, cached)
+        return list(cached)
 
     async def ensure_address(
         self,
