@@ -254,6 +254,15 @@ class Hub:
             self._saving.setdefault(protocol, set()).add(done)
         try:
             await self._store.save_positions(moved, time.time())
+        except BaseException:
+            # Not saved (the store is down, say): live sessions keep those acks for next time.
+            for protocol, positions in moved.items():
+                live = self._live.get(protocol)
+                if live is not None:
+                    for group_id, seq in positions.items():
+                        if seq > live.unsaved.get(group_id, 0):
+                            live.unsaved[group_id] = seq
+            raise
         finally:
             done.set_result(None)
             for protocol in moved:

@@ -214,3 +214,32 @@ async def test_a_resume_waits_for_the_closing_sockets_acks_to_be_saved(
     after = await api.send(alice, b_addr, "after")
     event = await second.event()
     assert event["params"]["params"]["id"] == after["id"]  # not "acked" a second time
+
+
+async def test_acks_whose_save_failed_are_saved_the_next_time(
+    server: LocalServer, api: Any, rpc_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that fails (the store unreachable for a moment) loses no ack of a live session."""
+    alice, bob = await server.token("alice"), await server.token("bob")
+    b_addr = await server.address_of("bob")
+    store, hub = server.state.store, server.state.hub
+    first = await rpc_factory()
+    await first.connect(bob)
+    acked = await api.send(alice, b_addr, "acked")
+    assert (await first.event(ack=True))["params"]["params"]["id"] == acked["id"]
+    await asyncio.sleep(0.05)  # the ack frame has reached the server
+    original = store.save_positions
+
+    async def failing(positions: Any, seen_at: float) -> None:
+        raise ConnectionError("the store is down for a moment")
+
+    monkeypatch.setattr(store, "save_positions", failing)
+    with pytest.raises(ConnectionError):
+        await hub.save(touch_all=False)
+    monkeypatch.setattr(store, "save_positions", original)
+    await hub.save(touch_all=False)  # the kept acks are written now
+    record = await store.get_session(first.protocol)
+    assert record is not None
+    positions = await store.session_positions(first.protocol, record.subscriber_id)
+    group = acked["group_id"]
+    assert positions[group] == 1
