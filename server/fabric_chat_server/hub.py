@@ -7,7 +7,10 @@ the acks not yet saved, and a :class:`Channel`: a bounded queue drained by the s
 Nothing else is kept, so memory grows with open sockets and conversations, never with events.
 
 A message event goes straight into the queue when it is the next ``seq`` of its conversation
-for that socket and the queue has room. Otherwise (a gap, a full queue, a replay under way) the
+for that socket and the queue has room. An event that comes before the one it follows (two
+senders' commits answered out of order, or one from another instance overtaking the bus) waits
+up to :data:`REORDER_WINDOW` for the missing one, at most :data:`REORDER_LIMIT` per socket.
+Otherwise (a gap that did not close, a full queue, a replay under way) the
 session is marked as catching up and its pump (:meth:`LiveSession.pump`) reads what follows
 its positions from the store in bounded batches, waiting for room in the queue, in order, until
 it has caught up. A resume is the same pump started from the acked positions. A socket whose
@@ -32,9 +35,24 @@ from aiohttp import WSMsgType, web
 
 from .store import MessageRecord, Positions, SessionRecord, Store
 
-__all__ = ["Channel", "EventFrames", "Hub", "LiveSession", "event_id_of", "position_of"]
+__all__ = [
+    "REORDER_LIMIT",
+    "REORDER_WINDOW",
+    "Channel",
+    "EventFrames",
+    "Hub",
+    "LiveSession",
+    "event_id_of",
+    "position_of",
+]
 
 logger = logging.getLogger(__name__)
+
+REORDER_WINDOW = 0.02
+"""Seconds an event ahead of a gap waits for the events before it; then the store fills the gap."""
+
+REORDER_LIMIT = 64
+"""Events a socket holds ahead of gaps at most; beyond it the store fills the gaps."""
 
 EventFrames = Callable[[MessageRecord, str], Awaitable[tuple[str, bytes] | None]]
 """Encode a message as the event a subscriber receives: ``(record, subscriber id)`` -> frame."""
@@ -161,6 +179,9 @@ class LiveSession:
         self.catching_up = True
         self.wake = asyncio.Event()
         self.wake.set()
+        self._ahead: dict[str, dict[int, bytes]] = {}  # events waiting for a gap to close
+        self._held = 0
+        self._gap_timer: asyncio.TimerHandle | None = None
 
     @property
     def protocol(self) -> str:
@@ -185,13 +206,62 @@ class LiveSession:
                 return  # already queued (the pump read it from the store)
             if last is None and seq == 1:
                 last = 0  # a conversation's first message: nothing before it to miss
-            if last == seq - 1 and self.channel.offer(frame):
-                self.sent[group_id] = seq
-                if not self.record.event_acks:
-                    self.unsaved[group_id] = seq
+            if last == seq - 1:
+                if self._queue(group_id, seq, frame):
+                    self._release(group_id)
+                    return
+            elif last is not None and self._held < REORDER_LIMIT:
+                self._hold(group_id, seq, frame)
                 return
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Drop what waits for a gap and let the pump read everything missing from the store."""
+        self._ahead.clear()
+        self._held = 0
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
         self.catching_up = True
         self.wake.set()
+
+    def _queue(self, group_id: str, seq: int, frame: bytes) -> bool:
+        if not self.channel.offer(frame):
+            return False
+        self.sent[group_id] = seq
+        if not self.record.event_acks:
+            self.unsaved[group_id] = seq
+        return True
+
+    def _hold(self, group_id: str, seq: int, frame: bytes) -> None:
+        waiting = self._ahead.setdefault(group_id, {})
+        if seq not in waiting:
+            waiting[seq] = frame
+            self._held += 1
+        if self._gap_timer is None:
+            loop = asyncio.get_running_loop()
+            self._gap_timer = loop.call_later(REORDER_WINDOW, self._gap_not_closed)
+
+    def _release(self, group_id: str) -> None:
+        """Queue the held events that now follow on, in order."""
+        waiting = self._ahead.get(group_id)
+        if waiting is None:
+            return
+        while (frame := waiting.pop(self.sent[group_id] + 1, None)) is not None:
+            self._held -= 1
+            if not self._queue(group_id, self.sent[group_id] + 1, frame):
+                self.catch_up()
+                return
+        if not waiting:
+            del self._ahead[group_id]
+        if not self._ahead and self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    def _gap_not_closed(self) -> None:
+        self._gap_timer = None
+        if self._ahead:
+            self.catch_up()
 
     def ack(self, event_id: str) -> bool:
         """Move the session past an acked event; ``True`` when it moved."""
@@ -207,8 +277,7 @@ class LiveSession:
     def resume_sending(self, expires_at: float) -> None:
         """Take a later token expiry and catch up on what was held back."""
         self.token_expires_at = expires_at
-        self.catching_up = True
-        self.wake.set()
+        self.catch_up()
 
     async def pump(self, store: Store, frames: EventFrames, *, batch: int, stall: float) -> None:
         """Replay from the store whatever the socket has not had, whenever woken, in order."""
@@ -289,8 +358,7 @@ class Hub:
     def wake_all(self) -> None:
         """Make every live session read what lies beyond its positions from the store."""
         for session in self._live.values():
-            session.catching_up = True
-            session.wake.set()
+            session.catch_up()
 
     def sockets_of(self, subscriber_id: str) -> int:
         """Return how many sockets the subscriber has open here."""

@@ -11,7 +11,14 @@ from typing import Any
 
 import fabric_chat_server
 from fabric_chat_server.events import message_event, publish_message
-from fabric_chat_server.hub import Channel, Hub, LiveSession, event_id_of
+from fabric_chat_server.hub import (
+    REORDER_LIMIT,
+    REORDER_WINDOW,
+    Channel,
+    Hub,
+    LiveSession,
+    event_id_of,
+)
 from fabric_chat_server.sqlite_store import SqliteStore
 from fabric_chat_server.store import ConversationRecord, MessageRecord, SessionRecord
 
@@ -159,3 +166,51 @@ def test_every_public_hub_method_is_called_by_the_server() -> None:
     assert "attach" in methods
     unused = [name for name in methods if f".{name}(" not in sources]
     assert unused == []
+
+
+def _session(positions: dict[str, int]) -> tuple[LiveSession, Channel]:
+    now = time.time()
+    record = SessionRecord(
+        protocol="p-reorder",
+        subscriber_id="s",
+        project_id="p",
+        event_acks=True,
+        authorization_state="x",
+        created_at=now,
+        seen_at=now,
+    )
+    channel = Channel(_FastSocket(), queue_size=16)  # type: ignore[arg-type]
+    session = LiveSession(record, channel, positions, _NEVER)
+    session.catching_up = False
+    session.wake.clear()
+    return session, channel
+
+
+async def test_an_event_ahead_of_a_gap_waits_for_the_one_before_it() -> None:
+    session, channel = _session({"g": 4, "h": 9})
+    session.deliver("g", 6, b"g6")  # 5 is still on its way (another sender, another instance)
+    session.deliver("g", 7, b"g7")
+    session.deliver("h", 10, b"h10")  # other conversations go on meanwhile
+    assert session.sent == {"g": 4, "h": 10}
+    session.deliver("g", 5, b"g5")
+    assert session.sent == {"g": 7, "h": 10}
+    assert not session.catching_up  # nothing was read back from the store
+    assert not session.wake.is_set()
+    queued = [channel._queue.get_nowait() for _ in range(channel._queue.qsize())]
+    assert queued == [b"h10", b"g5", b"g6", b"g7"]
+    await asyncio.sleep(REORDER_WINDOW * 2)
+    assert not session.catching_up  # the window closed with nothing waiting
+
+
+async def test_a_gap_that_does_not_close_is_read_back_from_the_store() -> None:
+    session, _ = _session({"g": 4})
+    session.deliver("g", 6, b"g6")  # 5's notification was lost
+    assert not session.catching_up
+    await asyncio.sleep(REORDER_WINDOW * 3)
+    assert session.catching_up  # the pump reads 5 and 6 from the store
+    assert session.wake.is_set()
+    assert session.sent == {"g": 4}
+    for seq in range(10, 10 + REORDER_LIMIT + 1):  # more than a socket may hold: at once
+        session.catching_up = False
+        session.deliver("g", seq, b"x")
+    assert session.catching_up
