@@ -215,6 +215,10 @@ class LiveSession:
                 return
         self.catch_up()
 
+    def check(self) -> None:
+        """Look in the store for anything missed, without holding up live events meanwhile."""
+        self.wake.set()
+
     def catch_up(self) -> None:
         """Drop what waits for a gap and let the pump read everything missing from the store."""
         self._ahead.clear()
@@ -287,7 +291,9 @@ class LiveSession:
                 self.wake.clear()
                 if not self._may_send():
                     break
-                records = await store.messages_after(self.subscriber_id, self.sent, batch)
+                records = await store.messages_after(self.subscriber_id, dict(self.sent), batch)
+                if records and not self.catching_up:
+                    self.catch_up()  # a re-sync found what the bus missed: the pump takes over
                 for record in records:
                     if record.seq <= self.sent.get(record.group_id, 0):
                         continue
@@ -356,9 +362,12 @@ class Hub:
         return tuple(self._by_subscriber.get(subscriber_id, ()))
 
     def wake_all(self) -> None:
-        """Make every live session read what lies beyond its positions from the store."""
+        """Make every live session look in the store for what lies beyond its positions.
+
+        A session that finds nothing goes on as it was; one that finds something catches up.
+        """
         for session in self._live.values():
-            session.catch_up()
+            session.check()
 
     def sockets_of(self, subscriber_id: str) -> int:
         """Return how many sockets the subscriber has open here."""
