@@ -1,11 +1,13 @@
 """What every SDK-based command shares: where the server is, the token, and clean errors.
 
-Each command takes ``--token`` (``FABRIC_CHAT_TOKEN``), ``--server`` (``FABRIC_CHAT_URL``),
+Each command takes ``--token`` (``FABRIC_CHAT_TOKEN``) or ``--token-file``
+(``FABRIC_CHAT_TOKEN_FILE``; ``-`` reads stdin), ``--server`` (``FABRIC_CHAT_URL``),
 ``--ws-url`` (``FABRIC_CHAT_WS_URL``), ``--timeout`` and ``--debug``, opens one
-:class:`fabric_chat.AsyncClient` and runs one coroutine with it. Every failure is one ``Error: ...``
-line on stderr with the token blanked out: bad usage (no token, a bad option value) exits with
-status 2, anything that goes wrong afterwards with status 1. ``--debug`` lets the traceback
-through instead, and turns on the SDK's debug logging (which never contains the token).
+:class:`fabric_chat.AsyncClient` and runs one coroutine with it. Every failure is one
+``Error: ...`` line on stderr with the token blanked out: bad usage (no token, a bad option
+value, an argument the SDK refuses before sending anything) exits with status 2, anything that
+goes wrong afterwards with status 1. ``--debug`` lets the traceback through instead, and turns
+on the SDK's debug logging (which never contains the token).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "UsageLine",
     "connection_options",
     "describe_error",
+    "read_token_file",
     "run_with_client",
 ]
 
@@ -106,6 +109,40 @@ class OneLineCommand(click.Command):
             raise UsageLine(exc.format_message(), path) from None
 
 
+def _checked_url(option: str, value: str | None, schemes: tuple[str, ...], example: str) -> None:
+    """Refuse a URL whose scheme the option cannot use (one line, exit status 2)."""
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in schemes or not parts.netloc:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise UsageLine(
+            f"{option} must be a URL starting with {wanted}, such as {example}; not {value!r}"
+        )
+
+
+def read_token_file(path: str) -> str:
+    """Return the token held in ``path`` (its first line), or read from stdin for ``-``.
+
+    Raises:
+        UsageLine: The file cannot be read or holds no token (its content is never shown).
+    """
+    try:
+        if path == "-":
+            text = sys.stdin.readline()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+        raise UsageLine(f"--token-file: cannot read {path!r} ({reason})") from None
+    token = text.strip()
+    if not token:
+        where = "stdin" if path == "-" else repr(path)
+        raise UsageLine(f"--token-file: {where} holds no token")
+    return token
+
+
 def _socket_url(server: str) -> str:
     """Return the WebSocket URL on the same origin as ``server`` (our server's layout)."""
     parts = urlsplit(server)
@@ -123,18 +160,25 @@ def connection_options(command: _F) -> _F:
     def wrapper(
         *args: Any,
         token: str | None,
+        token_file: str | None,
         server: str | None,
         ws_url: str | None,
         timeout: float,
         debug: bool,
         **kwargs: Any,
     ) -> Any:
+        if token_file is not None:
+            if token is not None:
+                raise UsageLine("give --token or --token-file, not both")
+            token = read_token_file(token_file)
         if token is None or not token.strip():
             given = "is empty" if token is not None else "is missing"
             raise UsageLine(
-                f"the token {given}: pass --token SAT or set FABRIC_CHAT_TOKEN "
-                "(mint one with 'fabric-chat token NAME')"
+                f"the token {given}: pass --token-file PATH (or -: stdin), or set "
+                "FABRIC_CHAT_TOKEN (mint one with 'fabric-chat token NAME')"
             )
+        _checked_url("--server", server, ("http", "https"), "http://127.0.0.1:8787")
+        _checked_url("--ws-url", ws_url, ("ws", "wss", "http", "https"), "ws://127.0.0.1:8787")
         connection = Connection(
             token=token.strip(),
             server=server.rstrip("/") if server else None,
@@ -176,12 +220,22 @@ def connection_options(command: _F) -> _F:
             help="HTTP origin of the server, e.g. http://127.0.0.1:8787 (default: from the token).",
         ),
         click.option(
+            "--token-file",
+            envvar="FABRIC_CHAT_TOKEN_FILE",
+            show_envvar=True,
+            default=None,
+            metavar="PATH",
+            help="Read the token from the first line of PATH, or of stdin for - "
+            "(keeps it out of argv, which ps shows).",
+        ),
+        click.option(
             "--token",
             envvar="FABRIC_CHAT_TOKEN",
             show_envvar=True,
             default=None,
             metavar="SAT",
-            help="Subscriber access token (mint one with 'fabric-chat token').",
+            help="Subscriber access token (mint one with 'fabric-chat token'); prefer the "
+            "variable or --token-file: argv shows in ps.",
         ),
     ]
     decorated: Any = wrapper
@@ -214,7 +268,7 @@ def describe_error(exc: BaseException, *, address: str | None = None) -> str:
         return f"unexpected answer from the server: {exc}"
     if isinstance(exc, fabric_chat.InvalidArgumentError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return f"unexpected error: {exc}"
 
 
 def run_with_client(
@@ -252,6 +306,11 @@ def run_with_client(
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except (click.ClickException, click.exceptions.Exit):
         raise  # already one line, or a deliberate exit
+    except fabric_chat.InvalidArgumentError as exc:
+        # Refused before anything was sent: an argument or option of the command is wrong.
+        if connection.debug:
+            raise
+        raise UsageLine(str(exc).replace(connection.token, "<token>")) from None
     except (fabric_chat.FabricChatError, OSError) as exc:
         if connection.debug:
             raise

@@ -10,6 +10,7 @@ from typing import Any, Self
 
 import click
 import msgspec
+from fabric_chat import ConversationChatMessage
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,7 +21,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-__all__ = ["HistoryProgress", "echo_line", "format_message", "printable", "to_json_line"]
+__all__ = [
+    "HistoryProgress",
+    "echo_line",
+    "format_message",
+    "message_json",
+    "printable",
+    "to_json_line",
+]
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
@@ -56,10 +64,21 @@ def format_message(message: Any) -> str:
     return f"{when}  {who}: {text}"
 
 
-def to_json_line(value: msgspec.Struct) -> str:
-    """Return ``value`` as one line of JSON with every field, defaults included."""
-    fields = {name: getattr(value, name) for name in value.__struct_fields__}
-    return msgspec.json.encode(fields).decode()
+def to_json_line(value: Any) -> str:
+    """Return a model as one line of JSON: its ``to_dict()``, as the SDK gives it."""
+    return msgspec.json.encode(value.to_dict()).decode()
+
+
+def message_json(message: Any) -> str:
+    """Return a message as one line of JSON, in the one shape every command prints.
+
+    ``send --json``, ``history --json`` and ``tail --json`` all print a
+    :class:`~fabric_chat.ConversationChatMessage`'s ``to_dict()``: the sent message (a
+    ``ConversationMessage``) is seen through the same chat view as history and live messages.
+    """
+    if not isinstance(message, ConversationChatMessage):
+        message = msgspec.convert(message.to_dict(), ConversationChatMessage)
+    return to_json_line(message)
 
 
 def echo_line(line: str) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import click
 import msgspec
 
-from ._connection import OneLineCommand
+from ._connection import OneLineCommand, UsageLine
 
 __all__ = ["COMMANDS", "project_post", "room", "token"]
 
@@ -45,12 +46,23 @@ async def project_post(
     return decoded
 
 
+def _http_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise UsageLine(
+            "--server must be a URL starting with http:// or https://, such as "
+            f"http://127.0.0.1:8787; not {value!r}",
+            ctx.command_path,
+        )
+    return value
+
+
 def _project_options(command: Any) -> Any:
     command = click.option(
         "--project-token",
         envvar="FABRIC_CHAT_PROJECT_TOKEN",
         required=True,
-        help="Project API token (or FABRIC_CHAT_PROJECT_TOKEN: argv shows in ps).",
+        help="Project API token; prefer the variable: argv shows in ps.",
     )(command)
     command = click.option(
         "--project-id", envvar="FABRIC_CHAT_PROJECT_ID", required=True, help="Project id."
@@ -60,7 +72,8 @@ def _project_options(command: Any) -> Any:
         envvar=["FABRIC_CHAT_URL", "FABRIC_CHAT_SERVER"],
         default="http://127.0.0.1:8787",
         show_default=True,
-        help="Base URL of the server (or FABRIC_CHAT_URL).",
+        callback=_http_url,
+        help="Base URL of the server.",
     )(command)
     return command
 

@@ -18,7 +18,14 @@ import click
 from fabric_chat import AsyncClient, AuthenticationError, ConversationChatMessage, Page
 
 from ._connection import Connection, OneLineCommand, connection_options, run_with_client
-from ._output import HistoryProgress, echo_line, format_message, printable, to_json_line
+from ._output import (
+    HistoryProgress,
+    echo_line,
+    format_message,
+    message_json,
+    printable,
+    to_json_line,
+)
 
 __all__ = ["COMMANDS", "history", "join", "send", "tail", "whoami"]
 
@@ -102,7 +109,12 @@ def join(address: str, connection: Connection) -> None:
     metavar="JSON",
     help="A JSON object of extra event details (for custom UIs).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the sent message as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the sent message as JSON, in the shape of history --json and tail --json.",
+)
 @connection_options
 def send(
     address: str,
@@ -125,7 +137,9 @@ def send(
         )
         message = conversation.last_message
         if as_json:
-            echo_line(to_json_line(message if message is not None else conversation))
+            if message is None:
+                raise click.ClickException("the server's answer holds no message")
+            echo_line(message_json(message))
             return
         message_id = message.id if message is not None else "?"
         echo_line(f"sent {printable(message_id)} to {printable(conversation.name or address)}")
@@ -165,7 +179,7 @@ def history(
     """
 
     def line(message: ConversationChatMessage) -> str:
-        return to_json_line(message) if as_json else format_message(message)
+        return message_json(message) if as_json else format_message(message)
 
     async def work(client: AsyncClient) -> None:
         page: Page[ConversationChatMessage] | None
@@ -225,7 +239,7 @@ def tail(address: str, as_json: bool, max_messages: int | None, connection: Conn
             if stop.is_set():
                 return
             try:
-                echo_line(to_json_line(message) if as_json else format_message(message))
+                echo_line(message_json(message) if as_json else format_message(message))
             except click.exceptions.Exit:  # stdout closed: nobody is reading any more
                 stop.set()
                 return

@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-__all__ = ["main"]
+__all__ = ["LOG_VARIABLE_HELP", "main"]
 
 _COMMAND_MODULES = (
     "fabric_chat_cli.serve",
@@ -25,10 +25,27 @@ def main() -> None:
     """Run the local Call Fabric chat server and talk to it."""
 
 
+#: What every command's ``--help`` ends with: the variable the SDK reads for itself.
+LOG_VARIABLE_HELP = (
+    "Environment: FABRIC_CHAT_LOG=info (or debug) logs the SDK's requests, retries and "
+    "reconnects on stderr, never a token."
+)
+
+
+def _name_the_environment(command: click.Command) -> None:
+    """Make ``--help`` name every variable the command reads: each option's, and the log's."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar:
+            param.show_envvar = True
+    epilog = (command.epilog or "").strip()
+    command.epilog = f"{epilog}\n\n{LOG_VARIABLE_HELP}" if epilog else LOG_VARIABLE_HELP
+
+
 def _register() -> None:
     for module_name in _COMMAND_MODULES:
         module = importlib.import_module(module_name)
         for command in getattr(module, "COMMANDS", ()):
+            _name_the_environment(command)
             main.add_command(command)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 from ._token import derive_endpoints
 from .contract import Contract
@@ -95,9 +96,17 @@ class BaseClient:
     ) -> None:
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise InvalidArgumentError("token must be a non-empty str")
-        for name, url in (("base_url", base_url), ("ws_url", ws_url)):
+        for name, url, schemes in (
+            ("base_url", base_url, ("http", "https")),
+            ("ws_url", ws_url, ("ws", "wss", "http", "https")),
+        ):
             if url is not None and not isinstance(url, str):
                 raise InvalidArgumentError(f"{name} must be a str")
+            if url is not None and (
+                urlsplit(url).scheme.lower() not in schemes or not urlsplit(url).netloc
+            ):
+                wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+                raise InvalidArgumentError(f"{name} must be a URL starting with {wanted}")
         _typed("retry", retry, RetryPolicy)
         _typed("reconnect", reconnect, ReconnectPolicy)
         _typed("heartbeat", heartbeat, HeartbeatPolicy)

@@ -169,6 +169,10 @@ def test_options_close_and_bad_arguments(server: ThreadedServer) -> None:
         client.get_subscriber_info()
     with pytest.raises(InvalidArgumentError):
         Client(token="")
+    with pytest.raises(InvalidArgumentError, match="base_url must be a URL starting with http"):
+        Client(token=token, base_url="ftp://x")
+    with pytest.raises(InvalidArgumentError, match="ws_url must be a URL starting with ws://"):
+        AsyncClient(token=token, ws_url="ftp://x")
 
 
 def test_the_sync_client_is_generated_from_the_same_methods_as_the_async_one() -> None:
