@@ -29,6 +29,11 @@ _SETTINGS = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
 ROUTES = {route.operation_id: route for route in CONTRACT.routes}
+_HTTP_SETTINGS = settings(_SETTINGS, max_examples=100, derandomize=True)
+"""The HTTP fuzz draws the same examples on every run: whether it reaches past the gate (a 422
+needs a good credential, a POST, a JSON content type and a body that decodes) must not depend on
+the run's luck; with random draws it missed 422 in two landing runs in a row once /healthz and
+/readyz joined the routes."""
 _SEEN: set[int] = set()
 """Every status the HTTP fuzz met, so a last test can show it reached past the gate."""
 
@@ -217,7 +222,7 @@ def _requests(draw: st.DrawFn, world: World) -> tuple[str, bytes]:
     return operation, head + b"\r\n".join(headers) + b"\r\n\r\n" + body
 
 
-@_SETTINGS
+@_HTTP_SETTINGS
 @given(data=st.data())
 def test_no_hostile_request_gets_a_server_error_or_stores_anything(
     world: World, data: st.DataObject
