@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
+import time
 import uuid
 from typing import Any
 
@@ -163,9 +165,9 @@ async def test_rate_limits_and_the_login_throttle_hold_across_instances(
         "database_url": postgres_dsn,
         "project_id": PROJECT[0],
         "project_token": PROJECT[1],
-        "rate_limit_per_second": 0.5,
+        "rate_limit_per_second": 0.01,  # one more every 100 s: no refill within the test
         "rate_limit_burst": 4,
-        "connects_per_second": 0.5,
+        "connects_per_second": 0.01,
         "connect_burst": 3,
     }
     async with LocalServer(**options) as one, LocalServer(**options) as two:
@@ -193,15 +195,19 @@ async def test_rate_limits_and_the_login_throttle_hold_across_instances(
 
         wrong = "Basic " + base64.b64encode(f"{PROJECT[0]}:guess".encode()).decode()
         seen = []
-        for n in range(12):  # 10 failures per address at once, counted on both instances
+        started = time.monotonic()
+        for n in range(14):  # 10 failures per address at once (0.5 more a second), on both
             async with session.post(
                 (one, two)[n % 2].base_url + "/api/fabric/subscribers/tokens",
                 json={"reference": "x"},
                 headers={"Authorization": wrong},
             ) as response:
                 seen.append(response.status)
+        refilled = math.ceil((time.monotonic() - started) * 0.5)
+        # Each instance alone saw 7 failures, under its 10: only a shared count throttles.
         assert seen[:10] == [401] * 10
-        assert seen[10:] == [429, 429]
+        assert seen.count(401) <= 10 + refilled
+        assert seen.count(401) < 14  # (each instance counting alone: 14 times 401)
 
 
 async def test_serve_on_postgresql_shows_no_password_and_an_unreachable_one_fails_clearly(
