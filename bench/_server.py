@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import os
 import re
@@ -19,6 +18,8 @@ from typing import Any, Self
 
 import aiohttp
 import msgspec
+from fabric_chat.models import CreateAddressRequest, CreateSubscriberTokenRequest
+from fabric_chat.project import ProjectClient
 from fabric_chat_server.workers import die_with_parent
 
 __all__ = [
@@ -185,22 +186,26 @@ class BenchServer(ListeningProcess):
             "FABRIC_CHAT_SIGNING_SECRET": self.jwt_secret,
         }
         super().__init__("bench._serve", args, log_path=workdir / "server.log", env=secrets_env)
-        self._session: aiohttp.ClientSession | None = None
+        self._project: ProjectClient | None = None
 
     async def start(self) -> None:
-        """Start the server and a session for project calls."""
+        """Start the server and a client for project calls."""
         await super().start()
-        if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        if self._project is None:
+            self._project = ProjectClient(
+                project_id=self.project_id,
+                project_token=self.project_token,
+                base_url=self.base_url,
+            )
 
     async def stop(self) -> None:
         """Stop the server and close the project session."""
         try:
             await super().stop()
         finally:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            if self._project is not None:
+                await self._project.aclose()
+                self._project = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -214,21 +219,16 @@ class BenchServer(ListeningProcess):
     ) -> None:
         await self.stop()
 
-    async def _project_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        assert self._session is not None
-        pair = f"{self.project_id}:{self.project_token}".encode()
-        headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        async with self._session.post(self.base_url + path, json=body, headers=headers) as answer:
-            payload = await answer.read()
-            if answer.status >= 400:
-                raise RuntimeError(f"{path} answered {answer.status}: {payload[:200]!r}")
-        decoded: dict[str, Any] = msgspec.json.decode(payload)
-        return decoded
+    @property
+    def _projects(self) -> ProjectClient:
+        if self._project is None:
+            raise RuntimeError("the server is not started")
+        return self._project
 
     async def token(self, reference: str) -> str:
         """Mint a SAT for subscriber ``reference`` (created when new)."""
-        body = {"reference": reference, "display_name": reference.title()}
-        return str((await self._project_post("/api/fabric/subscribers/tokens", body))["token"])
+        body = CreateSubscriberTokenRequest(reference=reference, display_name=reference.title())
+        return (await self._projects.create_subscriber_token(body)).token
 
     async def tokens(self, references: list[str], *, concurrency: int = 16) -> list[str]:
         """Mint many SATs, ``concurrency`` at a time, in the order given."""
@@ -242,8 +242,8 @@ class BenchServer(ListeningProcess):
 
     async def create_room(self, name: str) -> str:
         """Create the room ``name`` and return its address id."""
-        body = {"name": name, "type": "room"}
-        return str((await self._project_post("/api/fabric/addresses", body))["id"])
+        body = CreateAddressRequest(name=name, type="room")
+        return (await self._projects.create_address(body)).id
 
 
 class _Info(msgspec.Struct):

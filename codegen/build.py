@@ -100,6 +100,7 @@ def _routes(data: dict[str, Any], statuses: dict[int, StatusIR]) -> tuple[RouteI
                 status=op["response"]["status"],
                 errors=tuple(statuses[code] for code in op["errors"]),
                 tags=tuple(op.get("tags", ())),
+                py_name=re.sub(r"(?<!^)(?=[A-Z])", "_", op_id).lower(),
             )
         )
     return tuple(routes)
@@ -274,6 +275,11 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         contract_uses.use(*(m.result for m in rpc_methods))
     if events:
         contract_uses.use("EventType", *(event.payload for event in events))
+    project_uses = ImportSet(model_names, {"CONTRACT": ".contract"})
+    project_uses.use("BaseProjectClient", "CONTRACT")
+    for route in routes:
+        if route.auth == "basic":
+            project_uses.use(route.response, *([route.body] if route.body else []))
     result_names = tuple(sorted([*result_types(), *(f"Sync{name}" for name in result_types())]))
     errors = tuple(error_docs())
     clients = {client_name: ".client", async_client_name: ".client"}
@@ -305,6 +311,7 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
             "_namespaces": namespace_uses.imports(),
             "client": client_uses.imports(),
             "contract": contract_uses.imports(),
+            "project": project_uses.imports(),
             "__init__": package_uses.imports(),
         },
         limits=build_limits(data, limits),

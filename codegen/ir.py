@@ -155,6 +155,8 @@ class RouteIR:
     status: int
     errors: tuple[StatusIR, ...]
     tags: tuple[str, ...] = ()
+    py_name: str = ""
+    """The operation id in snake case (``createSubscriberToken`` -> ``create_subscriber_token``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,7 @@ def render_all(data: dict[str, Any], root: Path, spec_file: str = SPEC_FILE) -> 
         ("models.py.j2", "models.py"),
         ("contract.py.j2", "contract.py"),
         ("_protocol.py.j2", "_protocol.py"),
+        ("project.py.j2", "project.py"),
         ("_namespaces.py.j2", "_namespaces.py"),
         ("client.py.j2", "client.py"),
         ("__init__.py.j2", "__init__.py"),

@@ -3,47 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import aiohttp
 import click
-import msgspec
+from fabric_chat import APIStatusError, FabricChatError
+from fabric_chat.models import CreateAddressRequest, CreateSubscriberTokenRequest
+from fabric_chat.project import ProjectClient
 
 from ._connection import OneLineCommand, UsageLine
 
-__all__ = ["COMMANDS", "project_post", "room", "token"]
+__all__ = ["COMMANDS", "room", "token"]
+
+T = TypeVar("T")
 
 
-async def project_post(
-    server: str, path: str, body: dict[str, Any], *, project_id: str, project_token: str
-) -> dict[str, Any]:
-    """POST ``body`` to a project route and return the decoded answer.
+async def _project_call(
+    server: str,
+    call: Callable[[ProjectClient], Awaitable[T]],
+    *,
+    project_id: str,
+    project_token: str,
+) -> T:
+    """Run one call of the generated project client against ``server``.
 
     Raises:
         click.ClickException: The server refused, or could not be reached.
     """
-    pair = f"{project_id}:{project_token}".encode()
-    headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
-            session.post(server.rstrip("/") + path, json=body, headers=headers) as response,
-        ):
-            payload = await response.read()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        async with ProjectClient(
+            project_id=project_id, project_token=project_token, base_url=server
+        ) as project:
+            return await call(project)
+    except APIStatusError as exc:
+        raise click.ClickException(f"the server answered {exc.status}: {exc.message}") from None
+    except FabricChatError as exc:
         raise click.ClickException(f"cannot reach {server}: {exc}") from None
-    try:
-        decoded: dict[str, Any] = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        decoded = {}
-    if status >= 400:
-        errors = decoded.get("errors") or [{}]
-        message = errors[0].get("message", "") if isinstance(errors[0], dict) else ""
-        raise click.ClickException(f"the server answered {status}: {message}")
-    return decoded
 
 
 def _http_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -86,19 +82,16 @@ def token(
     reference: str, display_name: str | None, server: str, project_id: str, project_token: str
 ) -> None:
     """Mint a subscriber access token for REFERENCE (creating the subscriber) and print it."""
-    body: dict[str, Any] = {"reference": reference}
-    if display_name is not None:
-        body["display_name"] = display_name
+    body = CreateSubscriberTokenRequest(reference=reference, display_name=display_name)
     answer = asyncio.run(
-        project_post(
+        _project_call(
             server,
-            "/api/fabric/subscribers/tokens",
-            body,
+            lambda project: project.create_subscriber_token(body),
             project_id=project_id,
             project_token=project_token,
         )
     )
-    click.echo(answer["token"])
+    click.echo(answer.token)
 
 
 @click.command(cls=OneLineCommand)
@@ -109,19 +102,16 @@ def room(
     name: str, display_name: str | None, server: str, project_id: str, project_token: str
 ) -> None:
     """Create (or find) the room address NAME and print its address id."""
-    body: dict[str, Any] = {"name": name, "type": "room"}
-    if display_name is not None:
-        body["display_name"] = display_name
+    body = CreateAddressRequest(name=name, type="room", display_name=display_name)
     answer = asyncio.run(
-        project_post(
+        _project_call(
             server,
-            "/api/fabric/addresses",
-            body,
+            lambda project: project.create_address(body),
             project_id=project_id,
             project_token=project_token,
         )
     )
-    click.echo(answer["id"])
+    click.echo(answer.id)
 
 
 COMMANDS = (token, room)

@@ -28,9 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import aiohttp
-import msgspec
 from aiohttp import web
+from fabric_chat.models import CreateAddressRequest, CreateSubscriberTokenRequest
+from fabric_chat.project import ProjectClient
 
 from .app import create_app
 from .bus import Bus
@@ -77,7 +77,7 @@ class LocalServer:
         self.config = ServerConfig(db_path=Path(db_path), **overrides)
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._project: ProjectClient | None = None
         self.port = int(self.config.port)
         self.project_id: str = overrides["project_id"]
         self.project_token: str = overrides["project_token"]
@@ -123,8 +123,12 @@ class LocalServer:
         await site.start()
         self._app, self._runner = app, runner
         self.port = int(runner.addresses[0][1])
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        if self._project is None:
+            self._project = ProjectClient(
+                project_id=self.project_id,
+                project_token=self.project_token,
+                base_url=self.base_url,
+            )
 
     async def stop(self) -> None:
         """Stop the server: sockets get ``signalwire.disconnect``, the database is closed."""
@@ -140,9 +144,9 @@ class LocalServer:
     async def aclose(self) -> None:
         """Stop the server and release the client session and the temporary directory."""
         await self.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._project is not None:
+            await self._project.aclose()
+            self._project = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -176,23 +180,16 @@ class LocalServer:
         pair = f"{self.project_id}:{self.project_token}".encode()
         return "Basic " + base64.b64encode(pair).decode()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        assert self._session is not None
-        async with self._session.post(
-            self.base_url + path, json=body, headers={"Authorization": self.basic_auth()}
-        ) as response:
-            payload = await response.read()
-            if response.status >= 400:
-                raise RuntimeError(f"{path} answered {response.status}: {payload[:200]!r}")
-        result: dict[str, Any] = msgspec.json.decode(payload)
-        return result
+    @property
+    def _projects(self) -> ProjectClient:
+        if self._project is None:
+            raise RuntimeError("the server is not started")
+        return self._project
 
     async def token(self, reference: str, *, display_name: str | None = None) -> str:
         """Mint a SAT for subscriber ``reference``, creating the subscriber when new."""
-        body: dict[str, Any] = {"reference": reference}
-        if display_name is not None:
-            body["display_name"] = display_name
-        return str((await self._post("/api/fabric/subscribers/tokens", body))["token"])
+        body = CreateSubscriberTokenRequest(reference=reference, display_name=display_name)
+        return (await self._projects.create_subscriber_token(body)).token
 
     async def address_of(self, reference: str) -> str:
         """Return the own address id of subscriber ``reference`` (created when new)."""
@@ -201,10 +198,8 @@ class LocalServer:
 
     async def create_room(self, name: str, *, display_name: str | None = None) -> str:
         """Create (or find) the room ``name`` and return its address id."""
-        body: dict[str, Any] = {"name": name, "type": "room"}
-        if display_name is not None:
-            body["display_name"] = display_name
-        return str((await self._post("/api/fabric/addresses", body))["id"])
+        body = CreateAddressRequest(name=name, type="room", display_name=display_name)
+        return (await self._projects.create_address(body)).id
 
 
 class ThreadedServer:

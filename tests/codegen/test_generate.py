@@ -36,6 +36,7 @@ def test_every_expected_file_is_rendered(rendered: dict[str, str]) -> None:
     assert set(rendered) == {
         "generated/fabric_chat/__init__.py",
         "generated/fabric_chat/_protocol.py",
+        "generated/fabric_chat/project.py",
         "generated/fabric_chat/_namespaces.py",
         "generated/fabric_chat/client.py",
         "generated/fabric_chat/contract.py",
@@ -119,7 +120,7 @@ def test_templates_see_only_the_ir_under_strict_undefined() -> None:
     # `structs` is datamodel-code-generator's rendering of the IR's objects (codegen/structs.py).
     allowed = {"ir", "banner", "spec_file", "schemas", "paths", "ref", "structs"}
     templates = sorted((ROOT / "codegen" / "templates").glob("*.j2"))
-    assert len(templates) == 11
+    assert len(templates) == 12
     for path in templates:
         assert env.loader is not None
         source = env.loader.get_source(env, path.name)[0]

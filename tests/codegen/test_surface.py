@@ -91,7 +91,7 @@ def test_every_generated_file_starts_with_the_banner() -> None:
         else:
             assert text.splitlines()[0] == BANNER, path
         checked += 1
-    assert checked == 10
+    assert checked == 11
 
 
 def test_every_generated_module_declares_all() -> None:
