@@ -320,7 +320,6 @@ class Hub:
         self._live: dict[str, LiveSession] = {}
         self._by_subscriber: dict[str, set[LiveSession]] = {}
         self._saving: dict[str, set[asyncio.Future[None]]] = {}  # protocol -> saves under way
-        self.pings_paused = False
 
     async def _save(self, moved: dict[str, Positions]) -> None:
         """Save positions, letting :meth:`settled` wait for it until it is done."""

@@ -26,7 +26,6 @@ from ._sqlite_rows import (
     LISTS,
     MESSAGE_COLUMNS,
     ROW_TO_RECORD,
-    TABLES,
     conversation_row,
     encode_json,
     message_row,
@@ -349,11 +348,3 @@ class SqliteStore(SqliteSessions):
             rows.reverse()
         convert = ROW_TO_RECORD[kind]
         return [convert(row) for row in rows]
-
-    async def counts(self) -> dict[str, int]:
-        """Return the number of rows of each table."""
-        result: dict[str, int] = {}
-        for table in TABLES:
-            row = await self._one(f"SELECT count(*) FROM {table}", ())
-            result[table] = int(row[0])
-        return result

@@ -316,6 +316,3 @@ class Store(Protocol):
         each conversation sorts by, and reports as ``last_message_at``, its last message at or
         before ``as_of``.
         """
-
-    async def counts(self) -> dict[str, int]:
-        """Return the number of rows of each table (for checks that nothing changed)."""

@@ -5,8 +5,9 @@
 ...     room = await server.create_room("general")
 
 :class:`LocalServer` binds 127.0.0.1 on a free port (kept across :meth:`LocalServer.restart`),
-uses a temporary SQLite file unless given one, and offers fault switches: drop every socket,
-pause server pings. :class:`ServerProcess` runs ``fabric-chat serve`` in a subprocess.
+uses a temporary SQLite file unless given one, and offers one fault switch of its own: drop
+every socket (the server's classes carry no test hooks). :class:`ServerProcess` runs
+``fabric-chat serve`` in a subprocess.
 """
 
 from __future__ import annotations
@@ -167,16 +168,8 @@ class LocalServer:
         """Abort every open WebSocket at once, with no close frame (a network fault)."""
         await close_all_sockets(self.app, graceful=False)
 
-    def pause_pings(self) -> None:
-        """Stop sending server pings (clients then time the socket out)."""
-        self.state.hub.pings_paused = True
-
-    def resume_pings(self) -> None:
-        """Send server pings again."""
-        self.state.hub.pings_paused = False
-
     def basic_auth(self) -> str:
-        """The ``Authorization`` header value of the project credentials."""
+        """The ``Authorization`` header value of the project credentials (for raw requests)."""
         pair = f"{self.project_id}:{self.project_token}".encode()
         return "Basic " + base64.b64encode(pair).decode()
 

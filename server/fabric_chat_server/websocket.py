@@ -290,7 +290,7 @@ class _Connection:
         interval = self.state.config.ping_interval
         while not self.ws.closed:
             await asyncio.sleep(interval)
-            if self.channel is None or self.state.hub.pings_paused:
+            if self.channel is None:
                 continue
             _, frame = request_frame(SIGNALWIRE_PING, PingParams(timestamp=time.time()))
             self.channel.offer(frame)

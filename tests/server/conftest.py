@@ -10,9 +10,28 @@ import aiohttp
 import msgspec
 import pytest
 from fabric_chat._protocol import CONVERSATION_MESSAGE, SIGNALWIRE_CONNECT, SIGNALWIRE_EVENT
+from fabric_chat_server._sqlite_rows import TABLES
 from fabric_chat_server.testing import LocalServer
 
-__all__ = ["Api", "Rpc"]
+__all__ = ["Api", "Rpc", "row_counts", "store_row_counts"]
+
+
+async def store_row_counts(store: Any) -> dict[str, int]:
+    """Return the number of rows of each table, as the SQLite store's own connection sees them.
+
+    For checks that a refused request changed nothing. Test code reading the store's private
+    query helper: the store itself carries no such test hook.
+    """
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        row = await store._one(f"SELECT count(*) FROM {table}", ())
+        counts[table] = int(row[0])
+    return counts
+
+
+async def row_counts(server: LocalServer) -> dict[str, int]:
+    """:func:`store_row_counts` of the running ``server``."""
+    return await store_row_counts(server.state.store)
 
 
 class Api:

@@ -16,6 +16,8 @@ from fabric_chat_server.app import create_app
 from fabric_chat_server.config import ServerConfig
 from fabric_chat_server.testing import LocalServer
 
+from .conftest import row_counts
+
 
 def test_every_module_declares_all() -> None:
     names = [
@@ -117,4 +119,4 @@ async def test_text_limit_is_configurable_and_exact() -> None:
             ) as response:
                 statuses.append(response.status)
         assert statuses == [201, 413, 413]
-        assert (await server.state.store.counts())["messages"] == 1
+        assert (await row_counts(server))["messages"] == 1

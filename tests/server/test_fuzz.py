@@ -25,6 +25,8 @@ from fabric_chat_server.testing import ThreadedServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import store_row_counts
+
 _SETTINGS = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
@@ -49,7 +51,7 @@ class World:
         self.host, self.port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
 
     def counts(self) -> dict[str, int]:
-        return self.server.call(self.server.server.state.store.counts())
+        return self.server.call(store_row_counts(self.server.server.state.store))
 
     def send(self, request: bytes) -> int:
         """Send one raw HTTP/1.1 request; return the status of the answer (0: connection cut)."""

@@ -24,6 +24,8 @@ from fabric_chat_server.auth import TokenService, hash_project_token, same_secre
 from fabric_chat_server.limits import LoginGuard
 from fabric_chat_server.testing import LocalServer
 
+from .conftest import row_counts
+
 MESSAGES = "/api/fabric/messages"
 
 
@@ -52,7 +54,7 @@ async def test_deeply_nested_metadata_cannot_poison_a_history(
 ) -> None:
     mallory, bob = await server.token("mallory"), await server.token("bob")
     bob_address = await server.address_of("bob")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for depth in (LIMITS.json_depth + 1, 975, 1_200, 20_000):
         body = (
             b'{"conversation_id":"'
@@ -66,7 +68,7 @@ async def test_deeply_nested_metadata_cannot_poison_a_history(
         )
         assert status == 422, (depth, answer)
         assert answer["errors"][0].get("attribute") in ("metadata", None)
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
     # Within the limit it is stored and reads back everywhere.
     body = (
         b'{"conversation_id":"'
@@ -173,20 +175,20 @@ async def test_invalid_utf8_in_a_json_body_is_400_not_500(
 ) -> None:
     alice = await server.token("alice")
     bob_address = await server.address_of("bob")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for text in (b"\xff", b"\xed\xa0\x80", b"\\ud800", b"\\udc00x"):
         body = b'{"conversation_id":"' + bob_address.encode() + b'","text":"' + text + b'"}'
         status, answer = await _raw_post(
             session, server, MESSAGES, body, {"Authorization": f"Bearer {alice}"}
         )
         assert status == 400, (text, answer)
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_invalid_utf8_in_an_idempotency_key_is_400_not_500(server: LocalServer) -> None:
     alice = await server.token("alice")
     bob_address = await server.address_of("bob")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     body = b'{"conversation_id":"' + bob_address.encode() + b'","text":"hi"}'
     for key in (b"\xff\xfe", b"caf\xc3", b"a b", b"\x01"):
         status = await _raw_status(
@@ -201,7 +203,7 @@ async def test_invalid_utf8_in_an_idempotency_key_is_400_not_500(server: LocalSe
             body,
         )
         assert status in (400, 422), key
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_numbers_out_of_range_and_nul_in_ids_are_refused(
@@ -209,7 +211,7 @@ async def test_numbers_out_of_range_and_nul_in_ids_are_refused(
 ) -> None:
     alice = await server.token("alice")
     bob_address = await server.address_of("bob")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     auth = {"Authorization": f"Bearer {alice}"}
     for body in (
         b'{"conversation_id":"' + bob_address.encode() + b'","text":"x","metadata":{"n":1e400}}',
@@ -225,7 +227,7 @@ async def test_numbers_out_of_range_and_nul_in_ids_are_refused(
         assert status in (413, 422), answer
     status, _ = await api.get("/api/fabric/addresses/a%00b", alice)
     assert status == 422
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_a_wrong_content_type_is_415(
@@ -245,7 +247,7 @@ async def test_a_wrong_content_type_is_415(
             headers={"Authorization": f"Bearer {alice}", "Content-Type": content_type},
         ) as response:
             assert response.status == 415, content_type
-    assert (await server.state.store.counts())["messages"] == 0
+    assert (await row_counts(server))["messages"] == 0
 
 
 async def test_deeply_nested_websocket_params_get_a_jsonrpc_error_not_32603(
@@ -429,7 +431,7 @@ async def test_an_idempotency_key_reused_with_another_body_is_refused(
     assert again[1]["id"] == first[1]["id"]
     assert other[0] == 409
     assert "different request body" in other[1]["errors"][0]["message"]
-    assert (await server.state.store.counts())["messages"] == 1
+    assert (await row_counts(server))["messages"] == 1
 
 
 async def test_page_links_use_the_public_origin_never_the_host_header(

@@ -14,6 +14,8 @@ from fabric_chat_server.testing import LocalServer, ThreadedServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import row_counts
+
 
 async def _conversation(server: LocalServer, api: Any, count: int) -> tuple[str, str, list[str]]:
     alice = await server.token("alice")
@@ -79,7 +81,7 @@ async def test_default_page_size_is_10(server: LocalServer, api: Any) -> None:
 async def test_page_params_out_of_range_are_422(server: LocalServer, api: Any, query: str) -> None:
     alice = await server.token("alice")
     b_addr = await server.address_of("bob")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for path in (
         "/api/fabric/messages",
         "/api/fabric/conversations",
@@ -89,7 +91,7 @@ async def test_page_params_out_of_range_are_422(server: LocalServer, api: Any, q
         status, body = await api.get(f"{path}?{query}", alice)
         assert status == 422, (path, query)
         assert body["errors"][0]["attribute"] == query.partition("=")[0]
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_page_size_takes_plain_digits_with_leading_zeros(
@@ -107,7 +109,7 @@ async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: A
     _, page = await api.get(f"/api/fabric/conversations/{b_addr}/messages?page_size=1", alice)
     token = page["links"]["next"].split("page_token=")[1]
     flipped = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for bad in ("garbage", "%00%01", flipped, "A" * 400):
         status, body = await api.get(
             f"/api/fabric/conversations/{b_addr}/messages?page_token={bad}", alice
@@ -118,7 +120,7 @@ async def test_forged_or_foreign_page_tokens_are_422(server: LocalServer, api: A
     status, _ = await api.get(f"/api/fabric/messages?page_token={token}", alice)
     assert status == 422
     assert server.state.stats.unexpected == 0
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_links_never_follow_the_request_host(server: LocalServer, api: Any) -> None:
