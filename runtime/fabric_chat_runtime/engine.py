@@ -223,6 +223,7 @@ class Engine:
     def _check_open(self) -> None:
         if self.closed:
             raise errors.ClientClosedError("the client is closed")
+        self._tasks.raise_if_failed()
 
     def _path(self, operation_id: str, value: str | None = None) -> str:
         route = self._contract.route(operation_id)
@@ -540,10 +541,16 @@ class Engine:
         return self.states.state is ConnectionState.CLOSED
 
     async def aclose(self) -> None:
-        """Cancel every subscription, close the socket and the HTTP session; idempotent."""
+        """Cancel every subscription, close the socket and the HTTP session; idempotent.
+
+        Raises:
+            Exception: A background task's failure that no call has raised yet.
+        """
         if self.closed:
             return
         self.states.set(ConnectionState.CLOSED)
         self._feeds.cancel_all()
-        await self._tasks.aclose()
-        await self._transport.aclose()
+        try:
+            await self._tasks.aclose()  # raises a background failure no call has raised yet
+        finally:
+            await self._transport.aclose()

@@ -112,9 +112,7 @@ class SocketSession:
         self._protocol: str | None = None
         self._auth_state: str | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._up = False
         self._failure: errors.FabricChatError | None = None
-        self._refused: errors.AuthenticationError | None = None
         self._changed = asyncio.Event()
         self._last_rx = 0.0
         self._up_since: float | None = None
@@ -128,14 +126,20 @@ class SocketSession:
         """The session's ``protocol`` from the last connect (used to resume)."""
         return self._protocol
 
+    @property
+    def _up(self) -> bool:
+        """Whether the socket is connected: the state machine says so (``connected``)."""
+        return self._state.state is ConnectionState.CONNECTED
+
     def raise_if_refused(self) -> None:
-        """Raise the server's refusal of the token, if it happened.
+        """Raise the server's refusal of the token, if it happened (the state is ``failed``).
 
         Raises:
             AuthenticationError: The server refused the token; the socket stays down.
         """
-        if self._refused is not None:
-            raise self._refused.with_traceback(None)
+        failure = self._failure
+        if self._state.state is ConnectionState.FAILED and failure is not None:
+            raise failure.with_traceback(None)
 
     async def ensure_connected(self, owner: TaskOwner) -> None:
         """Start the socket if needed and wait until it is connected.
@@ -150,14 +154,26 @@ class SocketSession:
         if self._runner is None or self._runner.done():
             self._failure = None
             self._runner = await owner.spawn(self._run(), name="fabric-chat-socket")
+        runner = self._runner
         limit = 2 * self._connect_timeout + self._reconnect.cap
         try:
             async with asyncio.timeout(limit):
                 while not self._up:
                     if self._failure is not None:
                         raise self._failure
-                    changed = self._changed
-                    await changed.wait()
+                    if runner.done():
+                        # The socket's task ended without a verdict: it raised (a bug).
+                        owner.raise_if_failed()
+                        if not runner.cancelled() and runner.exception() is not None:
+                            raise errors.ConnectionError(
+                                "the socket's task failed"
+                            ) from runner.exception()
+                        raise errors.ConnectionError("the socket's task ended")
+                    changed = asyncio.ensure_future(self._changed.wait())
+                    try:
+                        await asyncio.wait({changed, runner}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        changed.cancel()
         except TimeoutError as exc:
             if isinstance(exc, errors.FabricChatError):
                 raise
@@ -200,14 +216,14 @@ class SocketSession:
                 logger.info("reconnecting in %.2fs", delay)
                 await self._reconnect.sleep(delay)
         finally:
-            self._up = False
+            self._socket_down()
 
     def _give_up(self, error: errors.AuthenticationError) -> None:
         logger.warning(
             "the server refused the token (%s); the socket will not reconnect",
             error.code or error.status,
         )
-        self._refused = self._failure = error
+        self._failure = error
         self._sink.on_refused(error)
         self._state.set(ConnectionState.FAILED)
         self._notify()
@@ -221,15 +237,19 @@ class SocketSession:
             resumed = await self._handshake(ws)
             if resuming and not resumed:  # an honoured resume replays what was missed
                 self._sink.on_reconnected()
-            self._up = True
             self._up_since = self._reconnect.clock()
             self._state.set(ConnectionState.CONNECTED)
             self._notify()
             await self._serve(ws)
         finally:
-            self._up = False
+            self._socket_down()
             self._ws = None
             await ws.close()
+
+    def _socket_down(self) -> None:
+        """Leave ``connected`` as soon as the socket is gone (the backoff follows)."""
+        if self._state.state is ConnectionState.CONNECTED:
+            self._state.set(ConnectionState.RECONNECTING)
 
     async def _handshake(self, ws: WebSocket) -> bool:
         """Connect (resuming when there is a protocol); return whether the server resumed it."""

@@ -208,31 +208,28 @@ async def test_dropped_sockets(server: LocalServer, caplog: pytest.LogCaptureFix
     assert backfills(caplog) == 0
 
 
-async def test_delayed_pings(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_delayed_pings(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="fabric_chat")
     heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.1)
 
     async def pause(n: int) -> None:
-        if n == 15:
-            server.pause_pings()
         if n in (15, 30):
             await asyncio.sleep(0.4)  # silence longer than ping_timeout: the watchdog probes
-        if n == 45:
-            server.resume_pings()
 
-    outcome = await run_series(server, pause, heartbeat=heartbeat)
+    # The server pings every 10 s: within the series every silence is one without pings.
+    async with LocalServer(ping_interval=10.0) as quiet:
+        outcome = await run_series(quiet, pause, heartbeat=heartbeat)
     outcome.assert_exactly_once_in_order()
     assert any("probing" in record.getMessage() for record in caplog.records)
 
 
-async def test_every_fault_in_one_series(
-    server: LocalServer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_every_fault_in_one_series(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="fabric_chat")
     heartbeat = HeartbeatPolicy(ping_timeout=0.15, probe_timeout=0.1)
     count = 80
 
-    async with asyncio.TaskGroup() as group:
+    # The server pings every 10 s, so a pause in the series is a silence the watchdog probes.
+    async with LocalServer(ping_interval=10.0) as server, asyncio.TaskGroup() as group:
 
         async def start_later(local: LocalServer) -> None:
             await asyncio.sleep(0.3)
@@ -247,10 +244,7 @@ async def test_every_fault_in_one_series(
                 await server.stop()
                 group.create_task(start_later(server))
             elif n == 55:
-                server.pause_pings()
-                await asyncio.sleep(0.4)
-            elif n == 65:
-                server.resume_pings()
+                await asyncio.sleep(0.4)  # no ping in that time: the watchdog probes
 
         outcome = await run_series(server, faults, count=count, heartbeat=heartbeat)
     outcome.assert_exactly_once_in_order(count)

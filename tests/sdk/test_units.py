@@ -131,16 +131,44 @@ async def test_cancel_callbacks_and_closed_owner() -> None:
         await owner.spawn(nothing(), name="late")
 
 
-async def test_task_owner_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_background_task_is_raised_not_swallowed() -> None:
+    """A child's exception ends the group (its siblings are cancelled) and reaches the owner."""
     owner = TaskOwner()
+    sibling_cancelled = asyncio.Event()
+
+    async def sibling() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            sibling_cancelled.set()
+            raise
 
     async def broken() -> None:
         raise RuntimeError("bug")
 
+    await owner.spawn(sibling(), name="sibling")
     task = await owner.spawn(broken(), name="broken")
     await asyncio.wait([task])
-    await owner.aclose()
-    assert "background task broken failed" in caplog.text
+    await eventually(lambda: owner.failure is not None)
+    assert sibling_cancelled.is_set()
+
+    async def later() -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="bug"):
+        await owner.spawn(later(), name="later")  # the next call raises it
+    await owner.aclose()  # raised once already: close is quiet
+
+
+async def test_close_raises_a_background_failure_nobody_saw() -> None:
+    owner = TaskOwner()
+
+    async def broken() -> None:
+        raise RuntimeError("unseen")
+
+    await asyncio.wait([await owner.spawn(broken(), name="broken")])
+    with pytest.raises(RuntimeError, match="unseen"):
+        await owner.aclose()
 
 
 async def test_state_watch_survives_a_failing_callback(caplog: pytest.LogCaptureFixture) -> None:
