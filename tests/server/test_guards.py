@@ -13,6 +13,8 @@ from fabric_chat_server.auth import TokenError
 from fabric_chat_server.inputs import verify_subscriber_token
 from fabric_chat_server.testing import LocalServer
 
+from .conftest import row_counts
+
 
 async def _pair(server: LocalServer, api: Any) -> dict[str, Any]:
     alice, bob, eve = [await server.token(n) for n in ("alice", "bob", "eve")]
@@ -33,7 +35,7 @@ async def test_outsider_can_neither_read_post_nor_join_by_group(
     server: LocalServer, api: Any
 ) -> None:
     s = await _pair(server, api)
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     status, body = await api.get(f"/api/fabric/conversations/{s['group']}/messages", s["eve"])
     assert status == 403
     assert "secret" not in str(body)
@@ -53,7 +55,7 @@ async def test_outsider_can_neither_read_post_nor_join_by_group(
         {"group_id": s["group"], "from_fabric_address_id": s["a"], "text": "x"},
     )
     assert status == 403
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_cannot_send_from_someone_elses_address(server: LocalServer, api: Any) -> None:
@@ -70,7 +72,7 @@ async def test_cannot_send_from_someone_elses_address(server: LocalServer, api: 
 async def test_joining_only_yourself_is_422(server: LocalServer, api: Any) -> None:
     alice = await server.token("alice")
     a_addr = await server.address_of("alice")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for body in (
         {"from_fabric_address_id": a_addr, "fabric_address_ids": [a_addr]},
         {"conversation_id": a_addr},
@@ -79,7 +81,7 @@ async def test_joining_only_yourself_is_422(server: LocalServer, api: Any) -> No
         status, answer = await api.post("/api/fabric/conversations/join", alice, body)
         assert status == 422, body
         assert answer["errors"][0]["type"] == "validation_error"
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 def _forge(server: LocalServer, **changes: Any) -> str:
@@ -119,7 +121,7 @@ async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
     server: LocalServer, rpc_factory: Any
 ) -> None:
     alice = await server.token("alice")
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for name, token in _bad_tokens(server, alice).items():
         rpc = await rpc_factory()
         answer = await rpc.connect(token)
@@ -140,7 +142,7 @@ async def test_bad_tokens_get_32002_on_the_socket_and_change_nothing(
         answer = await rpc.receive_until(lambda f, rid=name: f.get("id") == rid)
         assert answer["error"]["code"] == TOKEN_ERROR, name
     assert len(server.state.hub.sessions_of(_sub(alice))) == 1
-    after = await server.state.store.counts()
+    after = await row_counts(server)
     assert after.pop("sessions") == before.pop("sessions") + 1  # the one good connect's
     assert after.pop("session_positions") == before.pop("session_positions")
     assert after == before
@@ -229,7 +231,7 @@ async def test_token_of_another_project_in_the_same_store_is_refused(
 async def test_project_routes_need_the_right_basic_credentials(
     server: LocalServer, api: Any, header: str | None
 ) -> None:
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     headers = {} if header is None else {"Authorization": header}
     for path, body in (
         ("/api/fabric/subscribers/tokens", {"reference": "x"}),
@@ -243,7 +245,7 @@ async def test_project_routes_need_the_right_basic_credentials(
         "POST", "/api/fabric/addresses", json={"name": "r"}, headers={"Authorization": wrong}
     )
     assert status == 401
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_bad_bodies_change_nothing(server: LocalServer, api: Any) -> None:
@@ -310,7 +312,7 @@ async def test_bad_bodies_change_nothing(server: LocalServer, api: Any) -> None:
             "fabric_address_ids",
         ),
     ]
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for path, body, expected, attribute in cases:
         if isinstance(body, bytes):
             status, answer, _ = await api.call(
@@ -339,12 +341,12 @@ async def test_bad_bodies_change_nothing(server: LocalServer, api: Any) -> None:
     )
     assert status == 413
     assert answer["errors"][0]["code"] == "too_large"
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
     assert server.state.stats.unexpected == 0
 
 
 async def test_project_route_bad_bodies(server: LocalServer, api: Any) -> None:
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     for path, body, expected in (
         ("/api/fabric/subscribers/tokens", {}, 422),
         ("/api/fabric/subscribers/tokens", {"reference": ""}, 422),
@@ -357,7 +359,7 @@ async def test_project_route_bad_bodies(server: LocalServer, api: Any) -> None:
         status, answer, _ = await api.call("POST", path, json=body, basic=True)
         assert status == expected, body
         assert "errors" in answer
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
 
 
 async def test_unknown_routes_and_methods_get_the_error_body(server: LocalServer, api: Any) -> None:
@@ -412,10 +414,10 @@ async def test_room_events_reach_members_only(
     assert "result" in await bob_ws.connect(bob)
     await api.send(alice, room, "before bob joined")
     _, joined = await api.post("/api/fabric/conversations/join", bob, {"conversation_id": room})
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     again = await api.post("/api/fabric/conversations/join", bob, {"conversation_id": room})
     assert again == (200, joined)  # joining twice changes nothing
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
     after = await api.send(alice, room, "after bob joined")
     first = await bob_ws.event()  # the first message event bob's socket ever sees
     assert first["params"]["params"]["id"] == after["id"]

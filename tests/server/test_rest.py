@@ -6,6 +6,8 @@ from typing import Any
 
 from fabric_chat_server.testing import LocalServer
 
+from .conftest import row_counts
+
 MESSAGE_KEYS = {
     "id",
     "group_id",
@@ -188,11 +190,11 @@ async def test_idempotent_send_replays_the_same_message(server: LocalServer, api
     body = {"conversation_id": b_addr, "text": "once"}
     headers = {"Idempotency-Key": "k-1"}
     first = await api.post("/api/fabric/messages", alice, body, headers=headers)
-    before = await server.state.store.counts()
+    before = await row_counts(server)
     second = await api.post("/api/fabric/messages", alice, body, headers=headers)
     assert first[0] == second[0] == 201
     assert first[1]["id"] == second[1]["id"]
-    assert await server.state.store.counts() == before
+    assert await row_counts(server) == before
     third = await api.post("/api/fabric/messages", alice, body, headers={"Idempotency-Key": "k-2"})
     assert third[1]["id"] != first[1]["id"]
 
