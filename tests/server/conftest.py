@@ -17,15 +17,19 @@ __all__ = ["Api", "Rpc", "row_counts", "store_row_counts"]
 
 
 async def store_row_counts(store: Any) -> dict[str, int]:
-    """Return the number of rows of each table, as the SQLite store's own connection sees them.
+    """Return the number of rows of each table, as the store's own connections see them.
 
-    For checks that a refused request changed nothing. Test code reading the store's private
-    query helper: the store itself carries no such test hook.
+    For checks that a refused request changed nothing. Test code that queries through the
+    store's pool (PostgreSQL) or its private query helper (SQLite): no test hook on the store.
     """
+    pool = getattr(store, "pool", None)
     counts: dict[str, int] = {}
     for table in TABLES:
-        row = await store._one(f"SELECT count(*) FROM {table}", ())
-        counts[table] = int(row[0])
+        sql = f"SELECT count(*) FROM {table}"
+        if pool is not None:
+            counts[table] = int(await pool.fetchval(sql))
+        else:
+            counts[table] = int((await store._one(sql, ()))[0])
     return counts
 
 
