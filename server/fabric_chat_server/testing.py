@@ -124,12 +124,6 @@ class LocalServer:
         await site.start()
         self._app, self._runner = app, runner
         self.port = int(runner.addresses[0][1])
-        if self._project is None:
-            self._project = ProjectClient(
-                project_id=self.project_id,
-                project_token=self.project_token,
-                base_url=self.base_url,
-            )
 
     async def stop(self) -> None:
         """Stop the server: sockets get ``signalwire.disconnect``, the database is closed."""
@@ -175,8 +169,17 @@ class LocalServer:
 
     @property
     def _projects(self) -> ProjectClient:
-        if self._project is None:
+        """The project client, made on first use (with the credentials known by then)."""
+        if self._runner is None:
             raise RuntimeError("the server is not started")
+        if self._project is None:
+            if not self.project_id or not self.project_token:
+                raise RuntimeError("this server's project credentials are not known here")
+            self._project = ProjectClient(
+                project_id=self.project_id,
+                project_token=self.project_token,
+                base_url=self.base_url,
+            )
         return self._project
 
     async def token(self, reference: str, *, display_name: str | None = None) -> str:
