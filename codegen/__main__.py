@@ -12,7 +12,7 @@ from pathlib import Path
 from .checks import check_spec
 from .diff import main_diff
 from .loader import SpecError, SpecErrors, load_spec
-from .render import package_dir, render_all
+from .render import HAND_WRITTEN, package_dir, render_all
 
 __all__ = ["main"]
 
@@ -51,14 +51,18 @@ def _render(spec: Path, root: Path) -> tuple[dict[str, str], tuple[str, ...]] | 
 
 
 def _existing(out: Path, owned_trees: tuple[str, ...]) -> dict[str, str]:
+    """Return the files of the generated trees, without the package's hand-written ``lib/``."""
     found: dict[str, str] = {}
     for owned in owned_trees:
         base = out / owned
         if not base.exists():
             continue
         for path in sorted(base.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                found[path.relative_to(out).as_posix()] = path.read_text(encoding="utf-8")
+            if not path.is_file() or "__pycache__" in path.parts:
+                continue
+            if path.relative_to(base).parts[0] == HAND_WRITTEN:
+                continue  # never written, never swept, never called stale
+            found[path.relative_to(out).as_posix()] = path.read_text(encoding="utf-8")
     return found
 
 

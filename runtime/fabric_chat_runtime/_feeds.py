@@ -12,8 +12,9 @@ from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
 from .logs import get_logger
+from .message_view import MessageKey, MessageView
 from .retry import ReconnectPolicy
-from .subscriptions import MessageKey, Subscription
+from .subscriptions import Subscription
 
 __all__ = ["BACKFILL_PAGE_SIZE", "Feeds"]
 
@@ -48,9 +49,7 @@ class Feeds:
         *,
         item_type: type[Any],
         on_message: Callable[[Any], object],
-        address_id: str | None,
-        group_id: str | None,
-        chat_only: bool,
+        view: MessageView,
         history_path: str,
     ) -> Subscription:
         """Start a subscription (its worker task) and record where its history begins.
@@ -61,16 +60,12 @@ class Feeds:
         url = first_url(http, history_path, {"page_size": BACKFILL_PAGE_SIZE})
 
         async def backfill(after: tuple[float, str] | None) -> list[Any]:
-            return await fetch_newer(
-                http, url, item_type=item_type, after=after, chat_only=chat_only
-            )
+            return await fetch_newer(http, url, item_type=item_type, after=after, view=view)
 
         subscription = Subscription(
             item_type=item_type,
             on_message=on_message,
-            address_id=address_id,
-            group_id=group_id,
-            chat_only=chat_only,
+            view=view,
             backfill=backfill,
             backoff=self._backoff,
         )

@@ -26,11 +26,12 @@ import msgspec
 from . import errors
 from ._decoders import decoder, encode, struct_fields
 from ._feeds import Feeds
-from ._history import HistoryReader, first_url
+from ._history import HistoryReader, PlainPages, first_url
 from ._http import IDEMPOTENCY_KEY_HEADER, HttpClient
 from ._tasks import TaskOwner
 from .contract import Contract, Vocabulary
 from .logs import get_logger
+from .message_view import MessageView
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy, SocketSession
@@ -280,15 +281,8 @@ class Engine:
         params = _query_strings(query)
         if page_size is not None:
             params["page_size"] = str(page_size)
-        reader = HistoryReader(
-            self._http,
-            item_type=item_type,
-            page_size=page_size or 0,
-            chat_only=False,
-            address_id=None,
-            timeout=timeout,
-        )
-        return await reader.first(first_url(self._http, route.expand(path), params))
+        pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
+        return await pages.read(first_url(self._http, route.expand(path), params))
 
     async def my_address(self, *, timeout: float | None = None) -> str:
         """Return the caller's own address id (the first of its ``fabric_addresses``); cached."""
@@ -448,15 +442,15 @@ class Engine:
         """
         self._check_open()
         path = self._history_path(address_id)
-        reader = HistoryReader(
-            self._http,
-            item_type=item_type,
-            page_size=page_size,
-            chat_only=chat_only,
-            address_id=address_id,
-            timeout=timeout,
+        url = first_url(self._http, path, {"page_size": page_size})
+        if not chat_only:
+            pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
+            return await pages.read(url)
+        view = MessageView.of(item_type, address_id=address_id, chat_only=chat_only)
+        reader: HistoryReader[T] = HistoryReader(
+            self._http, item_type=item_type, page_size=page_size, view=view, timeout=timeout
         )
-        return await reader.first(first_url(self._http, path, {"page_size": page_size}))
+        return await reader.first(url)
 
     def iter_history(
         self,
@@ -500,13 +494,11 @@ class Engine:
         history_path = self._history_path(address_id)
         await self.socket.ensure_connected(self._tasks)
         await self._start_refresher()
+        view = MessageView.of(
+            item_type, address_id=address_id, chat_only=chat_only, group_id=group_id
+        )
         return await self._feeds.open(
-            item_type=item_type,
-            on_message=on_message,
-            address_id=address_id,
-            group_id=group_id,
-            chat_only=chat_only,
-            history_path=history_path,
+            item_type=item_type, on_message=on_message, view=view, history_path=history_path
         )
 
     def stream(

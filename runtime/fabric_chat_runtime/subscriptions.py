@@ -20,12 +20,13 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ._decoders import decoder
-from ._history import message_position, rewrite_target
+from ._history import message_position
 from .errors import FabricChatError
 from .logs import get_logger
+from .message_view import MessageKey, MessageView
 from .retry import ReconnectPolicy
 
-__all__ = ["MessageKey", "MessageStream", "Subscription"]
+__all__ = ["MessageStream", "Subscription"]
 
 logger = get_logger(__name__)
 
@@ -40,16 +41,6 @@ BACKFILL_ATTEMPTS = 5
 BACKFILL_OVERLAP = 2.0
 
 Backfill = Callable[[tuple[float, str] | None], Awaitable[list[Any]]]
-
-
-class MessageKey(msgspec.Struct):
-    """The fields of a message event that routing, ordering and dedupe read."""
-
-    id: str
-    ts: float = 0.0
-    group_id: str | None = None
-    conversation_id: str | None = None
-    subtype: str | None = None
 
 
 class _Resync:
@@ -79,20 +70,16 @@ class Subscription:
         *,
         item_type: type[Any],
         on_message: Callable[[Any], object],
-        address_id: str | None,
-        group_id: str | None,
-        chat_only: bool,
+        view: MessageView,
         backfill: Backfill,
         backoff: ReconnectPolicy,
     ) -> None:
         self._decode = decoder(item_type).decode
         self._on_message = on_message
-        self.address_id = address_id
-        self._group_id = group_id
-        self._chat_only = chat_only
+        self.address_id = view.address_id
+        self._view = view
         self._backfill = backfill
         self._backoff = backoff
-        self._rewrite_to = rewrite_target(item_type, address_id, chat_only)
         self._queue: asyncio.Queue[tuple[MessageKey, msgspec.Raw] | _Resync | _Pending] = (
             asyncio.Queue()
         )
@@ -178,14 +165,8 @@ class Subscription:
         return floor
 
     def matches(self, key: MessageKey) -> bool:
-        """Whether a conversation message belongs to this feed."""
-        if self._chat_only and key.subtype != "chat":
-            return False
-        if self._group_id is None:
-            return True
-        return key.group_id == self._group_id or (
-            key.group_id is None and key.conversation_id == self.address_id
-        )
+        """Whether a conversation message belongs to this feed (its view routes it here)."""
+        return self._view.routes(key)
 
     def offer(self, key: MessageKey, raw: msgspec.Raw) -> None:
         """Deliver one live message now when nothing is ahead of it, else queue it in order."""
@@ -274,8 +255,7 @@ class Subscription:
         position = message_position(item)
         if self._cursor is None or position > self._cursor:
             self._cursor = position
-        if self._rewrite_to is not None:
-            item = msgspec.structs.replace(item, conversation_id=self._rewrite_to)
+        item = self._view.shown(item)
         try:
             result = self._on_message(item)
         except Exception:

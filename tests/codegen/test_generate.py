@@ -156,3 +156,18 @@ def test_the_ir_is_typed_and_ordered_as_the_spec() -> None:
     )
     assert models.names == tuple(sorted(models.names))
     assert "ConversationChatMessage" in models.names
+
+
+def test_the_hand_written_lib_is_never_written_swept_or_stale(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``generated/fabric_chat/lib/`` holds hand-written code beside the generated modules."""
+    lib = tree / "generated" / "fabric_chat" / "lib"
+    lib.mkdir(exist_ok=True)
+    hand = lib / "hand_written.py"
+    hand.write_text('"""Hand-written."""\n', encoding="utf-8")
+    assert main(["check", "--out", str(tree)]) == 0
+    assert main(["gen", "--out", str(tree)]) == 0
+    assert hand.read_text(encoding="utf-8") == '"""Hand-written."""\n'
+    assert main(["check", "--out", str(tree)]) == 0
+    assert capsys.readouterr().out == ""

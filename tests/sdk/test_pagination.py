@@ -255,3 +255,23 @@ async def test_a_history_read_never_joins(server: FakeServer) -> None:
     assert server.joins == 0
     assert server.count("POST", "/api/fabric/conversations/join") == 0
     assert server.count("GET", f"/api/fabric/conversations/{PEER}/messages") >= 4
+
+
+async def test_a_page_is_data_and_going_back_reads_no_page_twice(
+    server: FakeServer, client: Client
+) -> None:
+    """Cursors, not closures: prev_page() reads only pages newer than the one it starts in."""
+    chats = seed(server, "c" * 12)
+    newest_first = chats[::-1]
+    first = await client.engine.history(PEER, item_type=ChatMessage, page_size=3, chat_only=True)
+    second = await first.next_page()
+    assert second is not None
+    assert (second.next_cursor is not None, second.prev_cursor is not None) == (True, True)
+    path = "/api/fabric/conversations/addr-bob"
+    before = server.count("GET", path)
+    back = await second.prev_page()
+    assert texts(back) == newest_first[:3]
+    # The second page began a server page already held: one read, of the newer server page.
+    assert server.count("GET", path) - before == 1
+    again = await second.prev_page()  # the page keeps its cursor: the same answer again
+    assert texts(again) == texts(back)

@@ -12,6 +12,7 @@ from fabric_chat_runtime import errors
 from fabric_chat_runtime._decoders import has_field
 from fabric_chat_runtime._tasks import TaskOwner
 from fabric_chat_runtime.contract import Param, Route
+from fabric_chat_runtime.message_view import ALL_MESSAGES, MessageView
 from fabric_chat_runtime.pagination import Page
 from fabric_chat_runtime.state import ConnectionState, StateWatch
 from fabric_chat_runtime.validation import require_mapping, require_str
@@ -108,9 +109,7 @@ async def test_cancel_callbacks_and_closed_owner() -> None:
     sub = Subscription(
         item_type=ChatMessage,
         on_message=print,
-        address_id=None,
-        group_id=None,
-        chat_only=False,
+        view=ALL_MESSAGES,
         backfill=backfill,
         backoff=ReconnectPolicy(),
     )
@@ -205,15 +204,11 @@ async def test_backward_pages_walk_forward_again(server: FakeServer, client: Cli
     forward = await back_again.next_page()
     assert forward is not None
     assert [m.text for m in forward.data] == [m.text for m in back.data]
-    # A stored message that vanished: positions fall back to their index.
-    server.messages.clear()
-    gone = await back_again.next_page()
-    assert gone is not None
-    assert (gone.data, gone.has_next) == ([], False)
-    # It still leads back, to what is left: nothing.
-    emptied = await gone.prev_page()
-    assert emptied is not None
-    assert (emptied.data, emptied.has_prev) == ([], False)
+    # A page keeps its cursors: asking again gives the same page.
+    again = await back_again.next_page()
+    assert again is not None
+    assert [m.text for m in again.data] == [m.text for m in forward.data]
+    assert again.has_next == forward.has_next
 
 
 async def test_plain_pages_follow_links(server: FakeServer, client: Client) -> None:
@@ -276,9 +271,7 @@ async def test_a_resync_waits_for_the_baseline() -> None:
     sub = Subscription(
         item_type=ChatMessage,
         on_message=got.append,
-        address_id=PEER,
-        group_id=None,
-        chat_only=True,
+        view=MessageView.of(ChatMessage, address_id=PEER, chat_only=True),
         backfill=backfill,
         backoff=ReconnectPolicy(),
     )
