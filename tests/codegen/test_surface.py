@@ -76,6 +76,17 @@ def test_public_names() -> None:
         assert getattr(fabric_chat, name) is not None
 
 
+def test_the_wire_vocabulary_and_the_project_client_stay_out_of_the_package_namespace() -> None:
+    """Frames, method names and codes live in the private ``_protocol``; the project client in
+    its own module (``fabric_chat.project``), for the CLI, tests and bench, not in ``__all__``."""
+    from fabric_chat import _protocol, project
+
+    assert not set(_protocol.__all__) & set(fabric_chat.__all__)
+    assert not hasattr(fabric_chat, "VOCABULARY")
+    assert project.__all__ == ["DEFAULT_BASE_URL", "ProjectClient"]
+    assert "ProjectClient" not in fabric_chat.__all__
+
+
 def test_every_generated_file_starts_with_the_banner() -> None:
     files = sorted((ROOT / "generated").rglob("*"))
     files += sorted((ROOT / "docs").rglob("*"))
