@@ -34,7 +34,7 @@ from .ir import (
     SdkTypeIR,
     StatusIR,
 )
-from .runtime_api import ENGINE, error_docs, result_types
+from .runtime_api import ENGINE, engine_path, error_docs, result_types, use_engine
 
 #: The runtime types the clients' typed options name.
 CLIENT_OPTION_TYPES = (
@@ -199,8 +199,14 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     anchors.update({sdk_type.name: sdk_type.anchor for sdk_type in sdk_types})
     client_name = data["client"]["class_name"]
     async_client_name = ASYNC_PREFIX + client_name
-    namespace_uses = ImportSet(model_names)
-    namespace_uses.use(ENGINE.partition(":")[2], "EventLoopThread")
+    use_engine(data["client"].get("engine", ENGINE))
+    engine_module, _, engine_class = engine_path().partition(":")
+    package = data["info"].get("package", "fabric_chat")
+    own_engine: dict[str, str] = {}
+    if engine_module.startswith(package + "."):  # the package's own lib: a relative import
+        own_engine[engine_class] = engine_module.removeprefix(package)
+    namespace_uses = ImportSet(model_names, own_engine)
+    namespace_uses.use(engine_class, "EventLoopThread")
     namespaces = []
     for attr, namespace in data["namespaces"].items():
         methods = _with_iter_twins(
@@ -222,9 +228,9 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         )
     local = {ns.class_name: "._namespaces" for ns in namespaces}
     local.update({ns.async_class_name: "._namespaces" for ns in namespaces})
-    client_uses = ImportSet(model_names, {**local, "CONTRACT": ".contract"})
+    client_uses = ImportSet(model_names, {**local, **own_engine, "CONTRACT": ".contract"})
     client_uses.use("Self", "BaseClient", "SyncBaseClient", "EventLoopThread")
-    client_uses.use("CONTRACT", "Engine", *local)
+    client_uses.use("CONTRACT", "Engine", engine_class, *local)
     client_uses.use(*CLIENT_OPTION_TYPES)
     client_methods = _with_iter_twins(
         [
@@ -319,6 +325,7 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
         tags=tuple(data.get("tags", {}).items()),
         public_models=public,
         runtime_exports=RUNTIME_EXPORTS,
+        engine_class=engine_class,
         session_roles=_session_roles(rpc_methods, events),
         message_events=tuple(e.const for e in events if e.role == "message"),
         token_refused=tuple(e.const for e in rpc_errors.values() if e.role == "token_refused"),

@@ -19,7 +19,7 @@ from .binding import operation_returns
 from .build_methods import iter_twin_name
 from .loader import Located, Location, SpecError
 from .method_checks import MethodChecks, matches
-from .runtime_api import engine_methods, error_docs, result_types
+from .runtime_api import ENGINE, engine_methods, error_docs, result_types, use_engine
 
 __all__ = ["check_spec", "spec_schema"]
 
@@ -412,6 +412,7 @@ def check_spec(located: Located) -> list[SpecError]:
     errors = _schema_errors(located)
     if errors:
         return sorted(set(errors))
+    use_engine(located.data["client"].get("engine", ENGINE))
     errors = _Checker(located).run()
     if not errors:
         errors = list(_example_errors(located))

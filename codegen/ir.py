@@ -353,6 +353,8 @@ class PackageIR:
     """The models a user reads: what the SDK methods return and what those hold (exported)."""
     runtime_exports: tuple[str, ...] = ()
     """Runtime names the package exports beside its own: the connection state, the policies."""
+    engine_class: str = "Engine"
+    """The engine class the namespaces call (the runtime's, or the spec's ``client.engine``)."""
     session_roles: tuple[tuple[str, str], ...] = ()
     """(vocabulary attribute, constant) of each method and event the client session uses."""
     message_events: tuple[str, ...] = ()

@@ -25,10 +25,14 @@ __all__ = [
     "error_docs",
     "result_types",
     "symbol_module",
+    "use_engine",
+    "engine_path",
 ]
 
 ENGINE = "fabric_chat_runtime.engine:Engine"
-"""The class whose methods generated code calls; the one name the generator is given."""
+"""The runtime's engine: the class generated code calls unless the spec names a subclass of it
+(``client.engine``, e.g. a package's hand-written ``lib``)."""
+_engine = [ENGINE]
 _ERRORS_MODULE = "fabric_chat_runtime.errors"
 _SYMBOL_MODULES = (
     "fabric_chat_runtime.validation",
@@ -78,6 +82,20 @@ class EngineMethod:
     kind: str
     """``object``, ``page``, ``iterator``, ``subscription`` or ``stream``."""
     takes_operation: bool
+
+
+def use_engine(path: str) -> None:
+    """Read ``path`` (``module:Class``) as the engine from now on (a spec's ``client.engine``)."""
+    if _engine[0] != path:
+        _engine[0] = path
+        engine_methods.cache_clear()
+        result_types.cache_clear()
+        symbol_module.cache_clear()
+
+
+def engine_path() -> str:
+    """Return the engine in use, as ``module:Class``."""
+    return _engine[0]
 
 
 def _load(path: str) -> Any:
@@ -146,7 +164,7 @@ def _method(name: str, function: Any) -> EngineMethod | None:
 @functools.cache
 def engine_methods() -> dict[str, EngineMethod]:
     """Return every public engine method that takes a struct type, by name."""
-    engine = _load(ENGINE)
+    engine = _load(engine_path())
     found: dict[str, EngineMethod] = {}
     for name, function in inspect.getmembers(engine, inspect.isfunction):
         if name.startswith("_"):
@@ -160,7 +178,7 @@ def engine_methods() -> dict[str, EngineMethod]:
 @functools.cache
 def result_types() -> dict[str, ResultType]:
     """Return the runtime classes the engine's methods return, by name."""
-    engine = _load(ENGINE)
+    engine = _load(engine_path())
     found: dict[str, ResultType] = {}
     for name in engine_methods():
         hint = typing.get_type_hints(getattr(engine, name)).get("return")
@@ -195,6 +213,8 @@ def error_docs() -> dict[str, str]:
 @functools.cache
 def symbol_module(name: str) -> str:
     """Return the runtime module that defines ``name`` (a check, an error, the engine...)."""
+    if name == _load(engine_path()).__name__:
+        return engine_path().partition(":")[0]
     if name == _load(ENGINE).__name__:
         return ENGINE.partition(":")[0]
     if name in result_types():

@@ -28,6 +28,7 @@ from fabric_chat_runtime.validation import (
     require_str,
 )
 
+from .lib.chat import ChatEngine
 from .models import (
     Conversation,
     ConversationChatMessage,
@@ -51,7 +52,7 @@ class AsyncChatNamespace:
 
     __slots__ = ("_engine",)
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: ChatEngine) -> None:
         self._engine = engine
 
     async def get_messages(
@@ -88,7 +89,7 @@ class AsyncChatNamespace:
         """
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
-        return await self._engine.history(
+        return await self._engine.conversation_history(
             address_id,
             item_type=ConversationChatMessage,
             page_size=page_size,
@@ -166,7 +167,7 @@ class AsyncChatNamespace:
         """
         address_id = require_str("address_id", address_id, min_length=1)
         on_message = require_callable("on_message", on_message)
-        return await self._engine.subscribe(
+        return await self._engine.subscribe_conversation(
             item_type=ConversationChatMessage,
             on_message=on_message,
             address_id=address_id,
@@ -197,7 +198,7 @@ class AsyncChatNamespace:
                     print(message.text)
         """
         address_id = require_str("address_id", address_id, min_length=1)
-        return self._engine.stream(
+        return self._engine.conversation_stream(
             item_type=ConversationChatMessage, address_id=address_id, chat_only=True
         )
 
@@ -305,7 +306,7 @@ class ChatNamespace:
 
     __slots__ = ("_engine", "_loop")
 
-    def __init__(self, engine: Engine, loop: EventLoopThread) -> None:
+    def __init__(self, engine: ChatEngine, loop: EventLoopThread) -> None:
         self._engine = engine
         self._loop = loop
 
@@ -346,7 +347,7 @@ class ChatNamespace:
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return SyncPage(
             self._loop.run(
-                self._engine.history(
+                self._engine.conversation_history(
                     address_id,
                     item_type=ConversationChatMessage,
                     page_size=page_size,
@@ -432,7 +433,7 @@ class ChatNamespace:
         return open_subscription(
             self._loop,
             on_message,
-            lambda on_message: self._engine.subscribe(
+            lambda on_message: self._engine.subscribe_conversation(
                 item_type=ConversationChatMessage,
                 on_message=on_message,
                 address_id=address_id,
@@ -465,7 +466,7 @@ class ChatNamespace:
         """
         address_id = require_str("address_id", address_id, min_length=1)
         return SyncMessageStream(
-            self._engine.stream(
+            self._engine.conversation_stream(
                 item_type=ConversationChatMessage, address_id=address_id, chat_only=True
             ),
             self._loop,
@@ -575,7 +576,7 @@ class AsyncConversationNamespace:
 
     __slots__ = ("_engine",)
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: ChatEngine) -> None:
         self._engine = engine
 
     async def get_conversations(
@@ -673,11 +674,7 @@ class AsyncConversationNamespace:
         """
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return await self._engine.history(
-            None,
-            item_type=ConversationMessage,
-            page_size=page_size,
-            chat_only=False,
-            timeout=timeout,
+            item_type=ConversationMessage, page_size=page_size, timeout=timeout
         )
 
     def iter_messages(
@@ -747,7 +744,7 @@ class AsyncConversationNamespace:
         """
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
-        return await self._engine.history(
+        return await self._engine.conversation_history(
             address_id,
             item_type=ConversationMessage,
             page_size=page_size,
@@ -908,9 +905,7 @@ class AsyncConversationNamespace:
             subscription = await client.conversation.subscribe(on_message=print)
         """
         on_message = require_callable("on_message", on_message)
-        return await self._engine.subscribe(
-            item_type=ConversationMessage, on_message=on_message, address_id=None, chat_only=False
-        )
+        return await self._engine.subscribe(item_type=ConversationMessage, on_message=on_message)
 
     def stream(self) -> MessageStream[ConversationMessage]:
         """Return every new message of every conversation as an async iterator.
@@ -929,7 +924,7 @@ class AsyncConversationNamespace:
                 async for message in messages:
                     print(message.text)
         """
-        return self._engine.stream(item_type=ConversationMessage, address_id=None, chat_only=False)
+        return self._engine.stream(item_type=ConversationMessage)
 
 
 class ConversationNamespace:
@@ -942,7 +937,7 @@ class ConversationNamespace:
 
     __slots__ = ("_engine", "_loop")
 
-    def __init__(self, engine: Engine, loop: EventLoopThread) -> None:
+    def __init__(self, engine: ChatEngine, loop: EventLoopThread) -> None:
         self._engine = engine
         self._loop = loop
 
@@ -1052,11 +1047,7 @@ class ConversationNamespace:
         return SyncPage(
             self._loop.run(
                 self._engine.history(
-                    None,
-                    item_type=ConversationMessage,
-                    page_size=page_size,
-                    chat_only=False,
-                    timeout=timeout,
+                    item_type=ConversationMessage, page_size=page_size, timeout=timeout
                 )
             ),
             self._loop,
@@ -1134,7 +1125,7 @@ class ConversationNamespace:
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return SyncPage(
             self._loop.run(
-                self._engine.history(
+                self._engine.conversation_history(
                     address_id,
                     item_type=ConversationMessage,
                     page_size=page_size,
@@ -1302,10 +1293,7 @@ class ConversationNamespace:
             self._loop,
             on_message,
             lambda on_message: self._engine.subscribe(
-                item_type=ConversationMessage,
-                on_message=on_message,
-                address_id=None,
-                chat_only=False,
+                item_type=ConversationMessage, on_message=on_message
             ),
         )
 
@@ -1326,7 +1314,4 @@ class ConversationNamespace:
                 for message in messages:
                     print(message.text)
         """
-        return SyncMessageStream(
-            self._engine.stream(item_type=ConversationMessage, address_id=None, chat_only=False),
-            self._loop,
-        )
+        return SyncMessageStream(self._engine.stream(item_type=ConversationMessage), self._loop)

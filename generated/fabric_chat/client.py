@@ -22,6 +22,7 @@ from ._namespaces import (
     ConversationNamespace,
 )
 from .contract import CONTRACT
+from .lib.chat import ChatEngine
 from .models import SubscriberInfo
 
 __all__ = ["AsyncClient", "Client"]
@@ -44,6 +45,7 @@ class AsyncClient(BaseClient):
 
     chat: AsyncChatNamespace
     conversation: AsyncConversationNamespace
+    _engine_class = ChatEngine
 
     def __init__(
         self,
@@ -112,6 +114,7 @@ class AsyncClient(BaseClient):
         )
 
     def _bind(self, engine: Engine) -> None:
+        assert isinstance(engine, ChatEngine)
         self.chat = AsyncChatNamespace(engine)
         self.conversation = AsyncConversationNamespace(engine)
 
@@ -230,6 +233,7 @@ class Client(SyncBaseClient):
         )
 
     def _bind(self, engine: Engine, loop: EventLoopThread) -> None:
+        assert isinstance(engine, ChatEngine)
         self.chat = ChatNamespace(engine, loop)
         self.conversation = ConversationNamespace(engine, loop)
 

@@ -1,4 +1,4 @@
-"""The hand-written engine behind the generated ``fabric_chat`` package; knows no chat schema."""
+"""The generic machinery under the generated ``fabric_chat`` package; it knows no schema."""
 
 from .client import BaseClient as BaseClient
 from .errors import FabricChatError as FabricChatError

@@ -12,7 +12,7 @@ from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
 from .logs import get_logger
-from .message_view import MessageKey, MessageView
+from .message_view import FeedKey, FeedView
 from .retry import ReconnectPolicy
 from .subscriptions import Subscription
 
@@ -23,7 +23,7 @@ logger = get_logger(__name__)
 #: Page size used to backfill subscriptions after a refused resume.
 BACKFILL_PAGE_SIZE = 100
 
-_decode_key = msgspec.json.Decoder(MessageKey).decode
+_decode_key = msgspec.json.Decoder(FeedKey).decode
 
 
 class Feeds:
@@ -39,7 +39,7 @@ class Feeds:
     ) -> None:
         self._http = http
         self._message_events = message_events
-        self._decode_keys = http.page_decoder(MessageKey)
+        self._decode_keys = http.page_decoder(FeedKey)
         self._tasks = tasks
         self._backoff = backoff
         self._subscriptions: set[Subscription] = set()
@@ -49,7 +49,7 @@ class Feeds:
         *,
         item_type: type[Any],
         on_message: Callable[[Any], object],
-        view: MessageView,
+        view: FeedView,
         history_path: str,
     ) -> Subscription:
         """Start a subscription (its worker task) and record where its history begins.
@@ -98,7 +98,7 @@ class Feeds:
             logger.warning("ignoring a %s event without a message", event_type)
             return
         for subscription in list(self._subscriptions):
-            if subscription.matches(key):
+            if subscription.matches(payload):
                 subscription.offer(key, payload)
 
     def on_refused(self, error: errors.AuthenticationError) -> None:

@@ -22,7 +22,7 @@ from . import errors
 from ._http import HttpClient
 from .contract import PageEnvelope
 from .logs import get_logger
-from .message_view import MessageView
+from .message_view import FeedView
 from .pagination import Page
 
 __all__ = [
@@ -124,7 +124,7 @@ class PlainPages(Generic[T]):
 
 
 class HistoryReader(Generic[T]):
-    """The pages of one history call through a :class:`MessageView`, refilled to ``page_size``.
+    """The pages of one history call through a :class:`FeedView`, refilled to ``page_size``.
 
     Each page holds :class:`Position` cursors; :meth:`older` and :meth:`newer` read from them.
     """
@@ -135,7 +135,7 @@ class HistoryReader(Generic[T]):
         *,
         item_type: Any,
         page_size: int,
-        view: MessageView,
+        view: FeedView,
         timeout: float | None,
     ) -> None:
         self._http = http
@@ -224,7 +224,7 @@ async def fetch_newer(
     *,
     item_type: Any,
     after: tuple[float, str] | None,
-    view: MessageView,
+    view: FeedView,
     timeout: float | None = None,
 ) -> list[Any]:
     """Return the messages of ``view`` newer than ``after`` (``(ts, id)``), oldest first.

@@ -73,6 +73,8 @@ class BaseClient:
 
     _engine: Engine
     _owns_engine: bool = True
+    _engine_class: type[Engine] = Engine
+    """The engine the spec's methods call: the runtime's, or a package's subclass of it."""
 
     def __init__(
         self,
@@ -139,7 +141,7 @@ class BaseClient:
             )
         if connect_timeout is None:
             connect_timeout = limits.connect if limits.connect is not None else 10.0
-        self._engine = Engine(
+        self._engine = self._engine_class(
             contract=contract,
             tokens=tokens,
             base_url=endpoints.base_url,

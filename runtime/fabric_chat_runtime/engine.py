@@ -1,9 +1,12 @@
-"""The engine behind the generated namespaces.
+"""The generic engine behind the generated namespaces.
 
-SEAM (frozen signatures): every generated ``chat`` / ``conversation`` method validates its
-arguments and then makes exactly one call to a method below, passing the generated struct types
-it wants back. The engine speaks the wire protocol of PROTOCOL.md (group dialect, join cache,
-pagination, subscriptions over one socket) and never imports the generated package.
+Every generated method validates its arguments and then makes exactly one call to a method of
+the engine its spec names, passing the generated struct type it wants back. This class knows no
+schema: it calls the contract's routes (:meth:`Engine.request`, :meth:`Engine.page`), reads a
+feed's history and follows its live events (the ``listMessages`` route and the vocabulary's
+message events, every message as it is). A package adds its own semantics by subclassing it
+(``fabric_chat.lib.chat.ChatEngine``: joins, sends, chat views) with the building blocks below
+(:meth:`Engine.history_pages`, :meth:`Engine.open_feed`, :meth:`Engine.route_path`).
 """
 
 # The seam's methods take a per-call ``timeout`` (seconds) by design; it bounds each HTTP attempt.
@@ -13,25 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 from . import errors
-from ._decoders import decoder, encode, struct_fields
+from ._decoders import decoder, encode
 from ._feeds import Feeds
 from ._history import HistoryReader, PlainPages, first_url
-from ._http import IDEMPOTENCY_KEY_HEADER, HttpClient
+from ._http import HttpClient
 from ._tasks import TaskOwner
 from .contract import Contract, Vocabulary
 from .logs import get_logger
-from .message_view import MessageView
+from .message_view import ALL_MESSAGES, FeedView
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy, SocketSession
@@ -47,44 +47,7 @@ logger = get_logger(__name__)
 T = TypeVar("T", bound=msgspec.Struct)
 
 
-class _Address(msgspec.Struct):
-    id: str
-
-
-class _SubscriberInfo(msgspec.Struct):
-    """The part of ``getSubscriberInfo``'s answer the engine reads."""
-
-    id: str = ""
-    fabric_addresses: list[_Address] = msgspec.field(default_factory=list)
-
-
-class _JoinResult(msgspec.Struct):
-    """The part of a join answer the engine reads."""
-
-    group_id: str
-
-
-_decode_info = msgspec.json.Decoder(_SubscriberInfo).decode
-_decode_join = msgspec.json.Decoder(_JoinResult).decode
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
-
-
-class _Sent(msgspec.Struct):
-    ts: float = 0.0
-    conversation_name: str | None = None
-
-
-@functools.cache
-def _conversation_shape(result_type: Any) -> tuple[Any, frozenset[str], tuple[str, ...]]:
-    """Return, for a Conversation type: the type to decode a sent message into, its field
-    names, and its required field names. Computed once per type."""
-    fields = struct_fields(result_type)
-    message_type = next((f.type for f in fields if f.name == "last_message"), _Sent)
-    return (
-        message_type,
-        frozenset(f.name for f in fields),
-        tuple(f.name for f in fields if f.required),
-    )
 
 
 def _query_strings(query: Mapping[str, str | int | float | bool | None] | None) -> dict[str, str]:
@@ -107,12 +70,6 @@ def _without_nulls(body: object) -> object:
     return body
 
 
-@dataclass(frozen=True, slots=True)
-class _Joined:
-    group_id: str
-    body: bytes
-
-
 def _decode_as(result_type: type[T], body: bytes) -> T:
     try:
         value: T = decoder(result_type).decode(body)
@@ -122,7 +79,7 @@ def _decode_as(result_type: type[T], body: bytes) -> T:
 
 
 class Engine:
-    """Transport, session, caches and the protocol's chat semantics for one client."""
+    """Transport, socket session, feeds and the contract's routes for one client (no schema)."""
 
     def __init__(
         self,
@@ -182,10 +139,6 @@ class Engine:
         )
         self.base_url = base_url
         self.ws_url = ws_url
-        self._me: str | None = None
-        self._me_lock = asyncio.Lock()
-        self._joins: dict[str, _Joined] = {}
-        self._join_locks: dict[str, asyncio.Lock] = {}
         self._refresher: object | None = None
         tokens.on_refresh(self.socket.reauthenticate)
 
@@ -226,7 +179,13 @@ class Engine:
             raise errors.ClientClosedError("the client is closed")
         self._tasks.raise_if_failed()
 
-    def _path(self, operation_id: str, value: str | None = None) -> str:
+    @property
+    def contract(self) -> Contract:
+        """The contract whose routes this engine calls."""
+        return self._contract
+
+    def route_path(self, operation_id: str, value: str | None = None) -> str:
+        """Return a route's path, its one path parameter (if any) set to ``value``."""
         route = self._contract.route(operation_id)
         names = _PATH_PARAM.findall(route.path)
         if value is None or not names:
@@ -284,239 +243,92 @@ class Engine:
         pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
         return await pages.read(first_url(self._http, route.expand(path), params))
 
-    async def my_address(self, *, timeout: float | None = None) -> str:
-        """Return the caller's own address id (the first of its ``fabric_addresses``); cached."""
-        self._check_open()
-        async with self._me_lock:
-            if self._me is None:
-                route = self._contract.route("getSubscriberInfo")
-                answer = await self._http.call(route.method, route.expand(), timeout=timeout)
-                try:
-                    info = _decode_info(answer)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    raise errors.ProtocolError("unexpected subscriber info") from None
-                if not info.fabric_addresses:
-                    raise errors.ProtocolError("the subscriber has no address")
-                self._me = info.fabric_addresses[0].id
-            return self._me
+    # Histories and live feeds: the building blocks, and the generic feed.
 
-    async def _joined(self, address_id: str, timeout: float | None) -> _Joined:
-        joined = self._joins.get(address_id)
-        if joined is not None:
-            return joined
-        lock = self._join_locks.setdefault(address_id, asyncio.Lock())
-        async with lock:
-            joined = self._joins.get(address_id)
-            if joined is None:
-                me = await self.my_address(timeout=timeout)
-                route = self._contract.route("joinConversation")
-                body = {"from_fabric_address_id": me, "fabric_address_ids": [address_id, me]}
-                answer = await self._http.call(
-                    route.method, route.expand(), body=encode(body), timeout=timeout
-                )
-                try:
-                    group_id = _decode_join(answer).group_id
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    raise errors.ProtocolError("unexpected join answer") from None
-                joined = self._joins[address_id] = _Joined(group_id, answer)
-            return joined
-
-    async def join(
-        self, address_id: str, *, result_type: type[T], timeout: float | None = None
-    ) -> T:
-        """Join the conversation with ``address_id`` (group dialect); cached per address."""
-        self._check_open()
-        return _decode_as(result_type, (await self._joined(address_id, timeout)).body)
-
-    def _forget(self, address_id: str, joined: _Joined) -> None:
-        """Drop what the server no longer knows: the join of ``address_id`` and who I am."""
-        if self._joins.get(address_id) is joined:
-            del self._joins[address_id]
-        self._me = None
-
-    async def _post_message(
+    async def history_pages(
         self,
-        joined: _Joined,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        timeout: float | None,
-    ) -> tuple[bytes, str]:
-        me = await self.my_address(timeout=timeout)
-        route = self._contract.route("sendMessage")
-        sent = {"group_id": joined.group_id, "from_fabric_address_id": me, **body}
-        answer = await self._http.call(
-            route.method, route.expand(), body=encode(sent), headers=headers, timeout=timeout
-        )
-        return answer, me
-
-    async def send_message(
-        self,
-        address_id: str,
-        *,
-        text: str,
-        metadata: Mapping[str, Any] | None,
-        details: Mapping[str, Any] | None,
-        result_type: type[T],
-        headers: Mapping[str, str | None] | None = None,
-        timeout: float | None = None,
-    ) -> T:
-        """Join if needed, then send; safe to retry (idempotency key). Returns a Conversation.
-
-        ``headers`` (None values left out) go with the POST. Without an ``Idempotency-Key``
-        among them the call makes a fresh one, which its own retries reuse; a caller who passes
-        the same key again after an error sends the message at most once.
-
-        When the server answers 403 or 404 to a send that used a cached join (it no longer
-        knows the group, e.g. after its database was reset), the cache entry is dropped, the
-        conversation joined again, once, and the send repeated with the same key.
-
-        The Conversation is built from the join and the created message: ``id`` and
-        ``group_id`` are the group id, ``address_id`` the address asked, ``name`` the message's
-        ``conversation_name``, ``last_message_at`` its ``ts``, ``from_fabric_address_id`` the
-        caller's address and ``last_message`` the message, converted to whatever type
-        ``result_type`` declares for that field (``msgspec.convert``).
-        """
-        self._check_open()
-        sent_headers = {key: value for key, value in (headers or {}).items() if value is not None}
-        sent_headers.setdefault(IDEMPOTENCY_KEY_HEADER, str(uuid.uuid4()))
-        body: dict[str, Any] = {"text": text}
-        if metadata is not None:
-            body["metadata"] = dict(metadata)
-        if details is not None:
-            body["details"] = dict(details)
-        cached = address_id in self._joins
-        joined = await self._joined(address_id, timeout)
-        try:
-            answer, me = await self._post_message(joined, body, sent_headers, timeout)
-        except (errors.NotFoundError, errors.PermissionDeniedError) as exc:
-            if not cached:
-                raise
-            logger.info(
-                "the server no longer knows a cached conversation (%d); joining again", exc.status
-            )
-            self._forget(address_id, joined)
-            joined = await self._joined(address_id, timeout)
-            answer, me = await self._post_message(joined, body, sent_headers, timeout)
-        message_type, names, required = _conversation_shape(result_type)
-        try:
-            message = decoder(message_type).decode(answer)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            raise errors.ProtocolError("unexpected answer to sendMessage") from None
-        ts = getattr(message, "ts", 0.0)
-        conversation: dict[str, Any] = {
-            "id": joined.group_id,
-            "group_id": joined.group_id,
-            "address_id": address_id,
-            "name": getattr(message, "conversation_name", None),
-            "last_message_at": ts,
-            "from_fabric_address_id": me,
-            "last_message": message,
-        }
-        for name in required:
-            conversation.setdefault(name, ts if name.endswith("_at") else {})
-        try:
-            return result_type(**{k: v for k, v in conversation.items() if k in names})
-        except TypeError as exc:
-            raise errors.ProtocolError(f"cannot build {result_type.__name__}: {exc}") from None
-
-    def _history_path(self, address_id: str | None) -> str:
-        """One conversation's messages, by the address id (the route resolves it and creates
-        nothing: a history read never joins), or every message of the caller."""
-        if address_id is None:
-            return self._path("listMessages")
-        return self._path("listConversationMessages", address_id)
-
-    async def history(
-        self,
-        address_id: str | None,
+        path: str,
         *,
         item_type: type[T],
         page_size: int,
-        chat_only: bool,
+        view: FeedView | None,
         timeout: float | None = None,
     ) -> Page[T]:
-        """Messages newest first: one conversation's (``address_id``) or all of the caller's (None).
+        """Return the newest page of the history at ``path``.
 
-        With ``chat_only`` only ``subtype == "chat"`` items are kept, short pages are refilled
-        from the next server pages, and each item's ``conversation_id`` is ``address_id``.
+        With a ``view`` only what it keeps is shown, as it shows it, and short server pages are
+        refilled up to ``page_size``; without one, the server's pages as they are.
         """
         self._check_open()
-        path = self._history_path(address_id)
         url = first_url(self._http, path, {"page_size": page_size})
-        if not chat_only:
+        if view is None:
             pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
             return await pages.read(url)
-        view = MessageView.of(item_type, address_id=address_id, chat_only=chat_only)
         reader: HistoryReader[T] = HistoryReader(
             self._http, item_type=item_type, page_size=page_size, view=view, timeout=timeout
         )
         return await reader.first(url)
 
-    def iter_history(
-        self,
-        address_id: str | None,
-        *,
-        item_type: type[T],
-        page_size: int,
-        chat_only: bool,
-    ) -> AsyncIterator[T]:
-        """Every item of :meth:`history`, page after page, newest first."""
-
-        async def items() -> AsyncIterator[T]:
-            page = await self.history(
-                address_id, item_type=item_type, page_size=page_size, chat_only=chat_only
-            )
-            async for item in page.iter_all():
-                yield item
-
-        return items()
-
-    # Live feeds.
-
-    async def subscribe(
+    async def open_feed(
         self,
         *,
         item_type: type[T],
         on_message: Callable[[T], object],
-        address_id: str | None,
-        chat_only: bool,
+        view: FeedView,
+        history_path: str,
     ) -> Subscription:
-        """Call ``on_message`` (sync or async) for each new message; ``None``: all of them.
+        """Connect the socket if needed and start a subscription to the events ``view`` routes.
 
         Raises:
             AuthenticationError: The server refused the token (now or on an earlier connect).
         """
         self._check_open()
         self.socket.raise_if_refused()
-        group_id = None
-        if address_id is not None:
-            group_id = (await self._joined(address_id, None)).group_id
-        history_path = self._history_path(address_id)
         await self.socket.ensure_connected(self._tasks)
         await self._start_refresher()
-        view = MessageView.of(
-            item_type, address_id=address_id, chat_only=chat_only, group_id=group_id
-        )
         return await self._feeds.open(
             item_type=item_type, on_message=on_message, view=view, history_path=history_path
         )
 
-    def stream(
-        self,
-        *,
-        item_type: type[T],
-        address_id: str | None,
-        chat_only: bool,
-    ) -> MessageStream[T]:
+    async def history(
+        self, *, item_type: type[T], page_size: int, timeout: float | None = None
+    ) -> Page[T]:
+        """Every message of the feed (``listMessages``), newest first, as the server pages it."""
+        path = self.route_path("listMessages")
+        return await self.history_pages(
+            path, item_type=item_type, page_size=page_size, view=None, timeout=timeout
+        )
+
+    def iter_history(self, *, item_type: type[T], page_size: int) -> AsyncIterator[T]:
+        """Every item of :meth:`history`, page after page, newest first."""
+
+        async def items() -> AsyncIterator[T]:
+            page = await self.history(item_type=item_type, page_size=page_size)
+            async for item in page.iter_all():
+                yield item
+
+        return items()
+
+    async def subscribe(
+        self, *, item_type: type[T], on_message: Callable[[T], object]
+    ) -> Subscription:
+        """Call ``on_message`` (sync or async) for each new message of the feed.
+
+        Raises:
+            AuthenticationError: The server refused the token (now or on an earlier connect).
+        """
+        return await self.open_feed(
+            item_type=item_type,
+            on_message=on_message,
+            view=ALL_MESSAGES,
+            history_path=self.route_path("listMessages"),
+        )
+
+    def stream(self, *, item_type: type[T]) -> MessageStream[T]:
         """Return the feed of :meth:`subscribe` as ``async with ... as messages: async for``."""
 
         async def start(on_message: Callable[[T], None]) -> Subscription:
-            return await self.subscribe(
-                item_type=item_type,
-                on_message=on_message,
-                address_id=address_id,
-                chat_only=chat_only,
-            )
+            return await self.subscribe(item_type=item_type, on_message=on_message)
 
         return MessageStream(start)
 

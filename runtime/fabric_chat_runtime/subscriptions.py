@@ -23,7 +23,7 @@ from ._decoders import decoder
 from ._history import message_position
 from .errors import FabricChatError
 from .logs import get_logger
-from .message_view import MessageKey, MessageView
+from .message_view import FeedKey, FeedView
 from .retry import ReconnectPolicy
 
 __all__ = ["MessageStream", "Subscription"]
@@ -70,17 +70,16 @@ class Subscription:
         *,
         item_type: type[Any],
         on_message: Callable[[Any], object],
-        view: MessageView,
+        view: FeedView,
         backfill: Backfill,
         backoff: ReconnectPolicy,
     ) -> None:
         self._decode = decoder(item_type).decode
         self._on_message = on_message
-        self.address_id = view.address_id
         self._view = view
         self._backfill = backfill
         self._backoff = backoff
-        self._queue: asyncio.Queue[tuple[MessageKey, msgspec.Raw] | _Resync | _Pending] = (
+        self._queue: asyncio.Queue[tuple[FeedKey, msgspec.Raw] | _Resync | _Pending] = (
             asyncio.Queue()
         )
         # The reader may call a plain function itself; a coroutine function goes to the worker.
@@ -99,7 +98,7 @@ class Subscription:
 
     def __repr__(self) -> str:
         state = "cancelled" if self._cancelled else "active"
-        return f"Subscription(address_id={self.address_id!r}, {state})"
+        return f"Subscription({self._view!r}, {state})"
 
     @property
     def active(self) -> bool:
@@ -164,11 +163,11 @@ class Subscription:
             return self._baseline
         return floor
 
-    def matches(self, key: MessageKey) -> bool:
-        """Whether a conversation message belongs to this feed (its view routes it here)."""
-        return self._view.routes(key)
+    def matches(self, payload: msgspec.Raw) -> bool:
+        """Whether a live message event belongs to this feed (its view routes it here)."""
+        return self._view.routes(payload)
 
-    def offer(self, key: MessageKey, raw: msgspec.Raw) -> None:
+    def offer(self, key: FeedKey, raw: msgspec.Raw) -> None:
         """Deliver one live message now when nothing is ahead of it, else queue it in order."""
         if self._cancelled:
             return
@@ -209,7 +208,7 @@ class Subscription:
             finally:
                 self._busy = False
 
-    def _take(self, key: MessageKey, raw: msgspec.Raw) -> Awaitable[Any] | None:
+    def _take(self, key: FeedKey, raw: msgspec.Raw) -> Awaitable[Any] | None:
         """Decode and deliver one live message; return what the callback left to await."""
         if key.id in self._seen:
             return None

@@ -7,6 +7,7 @@ Used by the tests that prove the generator on specs it was not written against: 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from types import ModuleType
 
 from codegen.checks import check_spec
 from codegen.loader import load_spec
-from codegen.render import package_dir, render_all
+from codegen.render import HAND_WRITTEN, package_dir, render_all
 
 __all__ = [
     "ISSUE_METHODS",
@@ -69,8 +70,8 @@ def spec_with_issue_methods(spec: str) -> str:
 def generate(spec: Path, out: Path) -> Path:
     """Check ``spec``, render it, write its files under ``out``; return the package directory.
 
-    Nothing is edited after generation: what the generator writes is what gets imported and
-    type-checked.
+    Nothing is edited after generation: what the generator writes, with the package's
+    hand-written ``lib/`` beside it, is what gets imported and type-checked.
     """
     located = load_spec(spec)
     assert check_spec(located) == [], check_spec(located)
@@ -78,7 +79,13 @@ def generate(spec: Path, out: Path) -> Path:
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    return out / package_dir(located.data)
+    package = package_dir(located.data)
+    lib = ROOT / package / HAND_WRITTEN  # the package's hand-written part goes along as it is
+    if lib.is_dir():
+        shutil.copytree(
+            lib, out / package / HAND_WRITTEN, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return out / package
 
 
 def load_package(alias: str, package: Path) -> ModuleType:

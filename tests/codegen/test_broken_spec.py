@@ -100,7 +100,7 @@ CASES = [
     ),
     (
         "engine-method-unknown",
-        "{method: history, type: ConversationMessage, args: {chat_only: false}}",
+        "{method: conversation_history, type: ConversationMessage, args: {chat_only: false}}",
         "{method: paged, type: ConversationMessage, args: {chat_only: false}}",
         "method: paged",
         "unknown engine method 'paged'",
@@ -156,11 +156,10 @@ CASES = [
     ),
     (
         "engine-argument-missing",
-        "args: {address_id: null, chat_only: false}}\n"
-        "        raises: [AuthenticationError, APIConnectionError]",
-        "args: {address_id: null}}\n        raises: [AuthenticationError, APIConnectionError]",
-        "args: {address_id: null}}",
-        "engine method 'stream' needs argument 'chat_only'",
+        "{method: conversation_stream, type: ConversationChatMessage, args: {chat_only: true}}",
+        "{method: conversation_stream, type: ConversationChatMessage}",
+        "{method: conversation_stream, type: ConversationChatMessage}",
+        "engine method 'conversation_stream' needs argument 'chat_only'",
     ),
     (
         "object-name-taken",

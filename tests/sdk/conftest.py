@@ -28,9 +28,9 @@ from fabric_chat._protocol import (
     TOKEN_ERROR,
     VOCABULARY,
 )
+from fabric_chat.lib.chat import ChatEngine
 from fabric_chat_runtime.client import BaseClient
 from fabric_chat_runtime.contract import Contract, Param, Route
-from fabric_chat_runtime.engine import Engine
 from fabric_chat_server.testing import LocalServer
 
 ME = "addr-alice"
@@ -113,13 +113,15 @@ class Joined(msgspec.Struct):
 
 
 class Client(BaseClient):
-    """A client over the test contract, exposing its engine."""
+    """A client over the test contract, exposing its (chat) engine."""
+
+    _engine_class = ChatEngine
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(contract=CONTRACT, **kwargs)
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> ChatEngine:
         return self._engine
 
 

@@ -107,9 +107,11 @@ async def test_options_reach_the_engine_and_repr_hides_the_token() -> None:
     await client.aclose()
     with pytest.raises(errors.ClientClosedError):
         await client.engine.my_address()
-    client.engine.stream(item_type=dict, address_id=None, chat_only=False)  # lazy: no error yet
+    client.engine.conversation_stream(
+        item_type=dict, address_id=None, chat_only=False
+    )  # lazy: no error yet
     with pytest.raises(errors.ClientClosedError):
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=dict, on_message=print, address_id=None, chat_only=False
         )
 

@@ -19,7 +19,7 @@ async def _walk(pattern: list[bool], page_size: int) -> None:
             server.add(f"m{n}", subtype="chat" if is_chat else "log")
         expected = [f"m{n}" for n, is_chat in reversed(list(enumerate(pattern))) if is_chat]
         async with Client(token=server.token) as client:
-            first = await client.engine.history(
+            first = await client.engine.conversation_history(
                 PEER, item_type=ChatMessage, page_size=page_size, chat_only=True
             )
             pages: list[Page[ChatMessage]] = [first]

@@ -35,7 +35,9 @@ async def test_chat_view_refills_short_pages_and_carries_surplus(
     chats = seed(server, "cclcllllccclcc")  # 8 chat items among 14
     newest_first = chats[::-1]
     engine = client.engine
-    page = await engine.history(PEER, item_type=ChatMessage, page_size=3, chat_only=True)
+    page = await engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=3, chat_only=True
+    )
     assert texts(page) == newest_first[:3]
     assert (page.has_next, page.has_prev) == (True, False)
     assert all(m.subtype == "chat" for m in page.data)
@@ -63,7 +65,9 @@ async def test_prev_page_from_a_server_prev_link(server: FakeServer, client: Cli
     chats = seed(server, "clcclc" * 4)
     newest_first = chats[::-1]
     engine = client.engine
-    page = await engine.history(PEER, item_type=ChatMessage, page_size=4, chat_only=True)
+    page = await engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=4, chat_only=True
+    )
     pages = [page]
     while (following := await pages[-1].next_page()) is not None:
         pages.append(following)
@@ -81,7 +85,9 @@ async def test_default_view_keeps_logs_and_follows_links(
     server: FakeServer, client: Client
 ) -> None:
     seed(server, "clcl")
-    page = await client.engine.history(PEER, item_type=Message, page_size=3, chat_only=False)
+    page = await client.engine.conversation_history(
+        PEER, item_type=Message, page_size=3, chat_only=False
+    )
     assert [m.subtype for m in page.data] == ["log", "chat", "log"]
     assert page.data[0].conversation_id == "as-seen-by-server"
     older = await page.next_page()
@@ -92,18 +98,24 @@ async def test_default_view_keeps_logs_and_follows_links(
     newer = await older.prev_page()
     assert newer is not None
     assert [m.text for m in newer.data] == ["m3", "m2", "m1"]
-    everything = await client.engine.history(None, item_type=Message, page_size=10, chat_only=False)
+    everything = await client.engine.conversation_history(
+        None, item_type=Message, page_size=10, chat_only=False
+    )
     assert len(everything) == 4
     assert repr(everything) == "Page(items=4, has_next=False, has_prev=False)"
 
 
 async def test_empty_history_and_logs_only(server: FakeServer, client: Client) -> None:
-    page = await client.engine.history(PEER, item_type=ChatMessage, page_size=5, chat_only=True)
+    page = await client.engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=5, chat_only=True
+    )
     assert page.data == []
     assert not page.has_next
     assert not page.has_prev
     seed(server, "llll")
-    page = await client.engine.history(PEER, item_type=ChatMessage, page_size=2, chat_only=True)
+    page = await client.engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=2, chat_only=True
+    )
     assert page.data == []
 
 
@@ -111,7 +123,7 @@ async def test_iter_history_walks_every_page(server: FakeServer, client: Client)
     chats = seed(server, "cl" * 12)
     got = [
         m.text
-        async for m in client.engine.iter_history(
+        async for m in client.engine.iter_conversation_history(
             PEER, item_type=ChatMessage, page_size=5, chat_only=True
         )
     ]
@@ -119,7 +131,7 @@ async def test_iter_history_walks_every_page(server: FakeServer, client: Client)
     assert (
         next(
             iter(
-                await client.engine.history(
+                await client.engine.conversation_history(
                     PEER, item_type=ChatMessage, page_size=2, chat_only=True
                 )
             )
@@ -263,7 +275,9 @@ async def test_a_page_is_data_and_going_back_reads_no_page_twice(
     """Cursors, not closures: prev_page() reads only pages newer than the one it starts in."""
     chats = seed(server, "c" * 12)
     newest_first = chats[::-1]
-    first = await client.engine.history(PEER, item_type=ChatMessage, page_size=3, chat_only=True)
+    first = await client.engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=3, chat_only=True
+    )
     second = await first.next_page()
     assert second is not None
     assert (second.next_cursor is not None, second.prev_cursor is not None) == (True, True)

@@ -28,7 +28,7 @@ FAST = ReconnectPolicy(base=0.01, cap=0.05)
 
 
 async def subscribe(client: Client, into: list[ChatMessage]) -> object:
-    return await client.engine.subscribe(
+    return await client.engine.subscribe_conversation(
         item_type=ChatMessage, on_message=into.append, address_id=PEER, chat_only=True
     )
 
@@ -99,13 +99,13 @@ async def test_bad_token_fails_the_subscribe(server: FakeServer) -> None:
     token = make_token(server.url.replace("http", "ws"), sig="forged")
     async with Client(token=token, base_url=server.url) as client:
         with pytest.raises(errors.AuthenticationError) as caught:
-            await client.engine.subscribe(
+            await client.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
             )
         assert client.state is ConnectionState.FAILED
         # The refusal is final: a later subscribe raises it without a second connect.
         with pytest.raises(errors.AuthenticationError):
-            await client.engine.subscribe(
+            await client.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
             )
         assert len(server.connects) == 1
@@ -117,7 +117,7 @@ async def test_bad_token_fails_the_subscribe(server: FakeServer) -> None:
 async def test_unreachable_socket_fails_the_subscribe(server: FakeServer) -> None:
     async with Client(token=server.token, ws_url="ws://127.0.0.1:9", base_url=server.url) as c:
         with pytest.raises(errors.ConnectionError):
-            await c.engine.subscribe(
+            await c.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=False
             )
 

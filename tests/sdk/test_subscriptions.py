@@ -32,7 +32,7 @@ async def test_async_callback_and_cancel_is_final(server: FakeServer, client: Cl
         await asyncio.sleep(0)
         got.append(message.text or "")
 
-    sub = await client.engine.subscribe(
+    sub = await client.engine.subscribe_conversation(
         item_type=ChatMessage, on_message=on_message, address_id=PEER, chat_only=True
     )
     await server.publish(server.add("one"))
@@ -59,7 +59,7 @@ async def test_cancel_from_inside_the_callback(server: FakeServer, client: Clien
         got.append(message.text or "")
         holder["sub"].cancel()
 
-    holder["sub"] = await client.engine.subscribe(
+    holder["sub"] = await client.engine.subscribe_conversation(
         item_type=ChatMessage, on_message=on_message, address_id=PEER, chat_only=True
     )
     for text in ("a", "b", "c"):
@@ -78,8 +78,10 @@ async def test_slow_callback_does_not_block_others(server: FakeServer, client: C
         slow.append(message.text or "")
 
     engine = client.engine
-    await engine.subscribe(item_type=ChatMessage, on_message=stuck, address_id=PEER, chat_only=True)
-    await engine.subscribe(
+    await engine.subscribe_conversation(
+        item_type=ChatMessage, on_message=stuck, address_id=PEER, chat_only=True
+    )
+    await engine.subscribe_conversation(
         item_type=ChatMessage,
         on_message=lambda m: fast.append(m.text),
         address_id=PEER,
@@ -103,7 +105,7 @@ async def test_failing_callback_is_logged_and_feed_goes_on(
         if message.text == "boom":
             raise RuntimeError("callback bug")
 
-    await client.engine.subscribe(
+    await client.engine.subscribe_conversation(
         item_type=ChatMessage, on_message=flaky, address_id=PEER, chat_only=True
     )
     await server.publish(server.add("boom"))
@@ -113,7 +115,7 @@ async def test_failing_callback_is_logged_and_feed_goes_on(
 
 async def test_duplicates_are_dropped(server: FakeServer, client: Client) -> None:
     got: list[str] = []
-    await client.engine.subscribe(
+    await client.engine.subscribe_conversation(
         item_type=ChatMessage,
         on_message=lambda m: got.append(m.text),
         address_id=PEER,
@@ -135,13 +137,13 @@ async def test_backfill_after_a_dropped_socket(server: FakeServer) -> None:
     reconnect = ReconnectPolicy(base=0.01, sleep=gate)
     async with Client(token=server.token, reconnect=reconnect) as client:
         server.add("before-subscribe")
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage,
             on_message=lambda m: got.append(m.text),
             address_id=PEER,
             chat_only=True,
         )
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=Message,
             on_message=lambda m: everything.append(m.text),
             address_id=None,
@@ -171,7 +173,7 @@ async def test_backfill_retries_when_history_fails(server: FakeServer) -> None:
     gate = Gate()
     got: list[str] = []
     async with Client(token=server.token, reconnect=ReconnectPolicy(base=0.01, sleep=gate)) as c:
-        await c.engine.subscribe(
+        await c.engine.subscribe_conversation(
             item_type=ChatMessage,
             on_message=lambda m: got.append(m.text),
             address_id=PEER,
@@ -187,7 +189,9 @@ async def test_backfill_retries_when_history_fails(server: FakeServer) -> None:
 
 async def test_stream_yields_until_the_block_or_client_ends(server: FakeServer) -> None:
     async with Client(token=server.token) as client:
-        stream = client.engine.stream(item_type=ChatMessage, address_id=PEER, chat_only=True)
+        stream = client.engine.conversation_stream(
+            item_type=ChatMessage, address_id=PEER, chat_only=True
+        )
         async with stream as messages:
             await server.publish(server.add("s1"))
             await server.publish(server.add("s2"))
@@ -197,7 +201,9 @@ async def test_stream_yields_until_the_block_or_client_ends(server: FakeServer) 
                 if len(got) == 2:
                     break
         assert got == ["s1", "s2"]
-        other = client.engine.stream(item_type=ChatMessage, address_id=PEER, chat_only=True)
+        other = client.engine.conversation_stream(
+            item_type=ChatMessage, address_id=PEER, chat_only=True
+        )
         seen = []
         async with other as messages:
 
@@ -220,7 +226,7 @@ async def test_an_honoured_resume_is_trusted_and_reads_no_history(server: FakeSe
     gate = Gate()
     got: list[str] = []
     async with Client(token=server.token, reconnect=ReconnectPolicy(base=0.01, sleep=gate)) as c:
-        await c.engine.subscribe(
+        await c.engine.subscribe_conversation(
             item_type=ChatMessage,
             on_message=lambda m: got.append(m.text),
             address_id=PEER,

@@ -6,13 +6,13 @@ import asyncio
 import logging
 from typing import Any
 
-import msgspec
+import fabric_chat
 import pytest
+from fabric_chat.lib.chat import ChatView
 from fabric_chat_runtime import errors
-from fabric_chat_runtime._decoders import has_field
 from fabric_chat_runtime._tasks import TaskOwner
 from fabric_chat_runtime.contract import Param, Route
-from fabric_chat_runtime.message_view import ALL_MESSAGES, MessageView
+from fabric_chat_runtime.message_view import ALL_MESSAGES
 from fabric_chat_runtime.pagination import Page
 from fabric_chat_runtime.state import ConnectionState, StateWatch
 from fabric_chat_runtime.validation import require_mapping, require_str
@@ -57,18 +57,21 @@ async def test_malformed_answers_are_protocol_errors(
         await calls[call]()
 
 
-async def test_required_conversation_fields_are_filled(server: FakeServer, client: Client) -> None:
-    class Strict(msgspec.Struct):
-        id: str
-        created_at: float
-        metadata: dict[str, Any]
-
-    strict = await client.engine.send_message(
-        PEER, text="x", metadata=None, details=None, result_type=Strict
+async def test_a_send_returns_the_conversation_built_from_the_join_and_the_message(
+    server: FakeServer, client: Client
+) -> None:
+    """Built field by field from the real models: nothing invented by a naming rule."""
+    conversation = await client.engine.send_message(
+        PEER, text="x", metadata=None, details=None, result_type=fabric_chat.Conversation
     )
-    assert strict.id == "group-bob"
-    assert strict.created_at == server.messages[-1]["ts"]
-    assert strict.metadata == {}
+    assert isinstance(conversation, fabric_chat.Conversation)
+    assert (conversation.id, conversation.group_id) == ("group-bob", "group-bob")
+    assert conversation.address_id == PEER
+    assert conversation.last_message_at == server.messages[-1]["ts"]
+    assert conversation.last_message is not None
+    assert conversation.last_message.text == "x"
+    assert conversation.created_at == 0.0  # not known from a send: the model's default
+    assert conversation.metadata == {}
 
 
 async def test_subscribe_fails_cleanly_when_the_baseline_fails(
@@ -78,7 +81,7 @@ async def test_subscribe_fails_cleanly_when_the_baseline_fails(
     got = Inbox()
     server.fail("/api/fabric/conversations/addr-bob", Canned(403, {}))
     with pytest.raises(errors.PermissionDeniedError):
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True
         )
     await server.publish(server.add("ignored"))
@@ -88,7 +91,7 @@ async def test_subscribe_fails_cleanly_when_the_baseline_fails(
 
 async def test_undecodable_live_message_is_dropped(server: FakeServer, client: Client) -> None:
     got = Inbox()
-    await client.engine.subscribe(
+    await client.engine.subscribe_conversation(
         item_type=ChatMessage, on_message=got.append, address_id=None, chat_only=False
     )
     bad = server.add("bad")
@@ -192,7 +195,9 @@ async def test_backward_pages_walk_forward_again(server: FakeServer, client: Cli
     for n in range(12):
         server.add(f"m{n}", subtype="chat" if n % 4 else "log")
     engine = client.engine
-    first = await engine.history(PEER, item_type=ChatMessage, page_size=2, chat_only=True)
+    first = await engine.conversation_history(
+        PEER, item_type=ChatMessage, page_size=2, chat_only=True
+    )
     pages = [first]
     while (following := await pages[-1].next_page()) is not None:
         pages.append(following)
@@ -224,8 +229,6 @@ async def test_plain_pages_follow_links(server: FakeServer, client: Client) -> N
 
 
 def test_small_helpers() -> None:
-    assert has_field(int, "x") is False
-    assert has_field(ChatMessage, "conversation_id") is True
     route = Route("op", "GET", "/a/{b}", "bearer", "s", params=(Param("b", "path", str),))
     assert route.param("b").location == "path"
     with pytest.raises(KeyError):
@@ -244,7 +247,7 @@ async def test_logging_never_carries_the_token(
     server.refuse_resume = True  # a fresh connect and a backfill log too
     async with Client(token=server.token) as client:
         got = Inbox()
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True
         )
         await server.drop_sockets()
@@ -271,7 +274,7 @@ async def test_a_resync_waits_for_the_baseline() -> None:
     sub = Subscription(
         item_type=ChatMessage,
         on_message=got.append,
-        view=MessageView.of(ChatMessage, address_id=PEER, chat_only=True),
+        view=ChatView(chat_only=True, address_id=PEER),
         backfill=backfill,
         backoff=ReconnectPolicy(),
     )
@@ -304,13 +307,13 @@ async def test_subscribe_during_an_outage_times_out(server: FakeServer) -> None:
 
     reconnect = ReconnectPolicy(base=0.01, cap=0.05, sleep=sleep)
     async with Client(token=server.token, reconnect=reconnect, connect_timeout=0.3) as client:
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
         )
         await server.drop_sockets()
         await eventually(lambda: client.state is ConnectionState.RECONNECTING)
         with pytest.raises(errors.TimeoutError, match="not connected"):
-            await client.engine.subscribe(
+            await client.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
             )
         hold.set()

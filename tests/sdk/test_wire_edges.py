@@ -82,7 +82,7 @@ async def test_stray_and_malformed_frames_are_survived(server: FakeServer) -> No
     server.script = script
     got = Inbox()
     async with Client(token=server.token) as client:
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=got.append, address_id=None, chat_only=True
         )
         registered.set()
@@ -119,7 +119,7 @@ async def test_failed_connects(server: FakeServer, reply: Any, error: type[Excep
     limit = 0.1 if reply is None else 5.0
     async with Client(token=server.token, connect_timeout=limit) as client:
         with pytest.raises(error):
-            await client.engine.subscribe(
+            await client.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
             )
 
@@ -141,7 +141,7 @@ async def test_resume_with_a_new_protocol_forgets_the_old_state(server: FakeServ
 
     server.script = script
     async with Client(token=server.token, reconnect=FAST) as client:
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
         )
         await eventually(lambda: client.engine.socket.protocol == "proto-c")
@@ -153,7 +153,7 @@ async def test_resume_with_a_new_protocol_forgets_the_old_state(server: FakeServ
 
 async def test_drop_reconnects(server: FakeServer) -> None:
     async with Client(token=server.token, reconnect=FAST) as client:
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
         )
         await server.drop_sockets()  # the fault comes from the server, as in production
@@ -165,7 +165,7 @@ async def test_socket_upgrade_refused(server: FakeServer) -> None:
         token=server.token, ws_url=server.url + "/nowhere", base_url=server.url
     ) as client:
         with pytest.raises(errors.AuthenticationError) as caught:
-            await client.engine.subscribe(
+            await client.engine.subscribe_conversation(
                 item_type=ChatMessage, on_message=print, address_id=None, chat_only=True
             )
     assert caught.value.status == 401  # the fake answers 401 to any unauthenticated path
@@ -200,7 +200,7 @@ async def test_a_malformed_backfill_page_is_a_protocol_error_and_is_retried(
     server.refuse_resume = True  # the resume is refused, so the SDK backfills
     got = Inbox()
     async with Client(token=server.token, reconnect=FAST) as client:
-        await client.engine.subscribe(
+        await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=got.append, address_id=PEER, chat_only=True
         )
         missed = server.add("missed while down")
