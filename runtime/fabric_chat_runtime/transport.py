@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import aiohttp
+import aiohttp.helpers
+from yarl import URL
 
 from . import errors
 from .logs import get_logger
@@ -120,17 +123,20 @@ class Transport:
         self._trust_env = trust_env
         self._read_timeout = read_timeout
         self._closed = False
+        self._env: dict[str, _Environment] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._closed:
             raise errors.ClientClosedError("the HTTP session is closed")
         if self._session is None:
-            # trust_env: HTTP(S)_PROXY, NO_PROXY and .netrc are honoured, as in httpx.
+            # trust_env: HTTP(S)_PROXY, NO_PROXY and .netrc are honoured, as in httpx, read
+            # once per origin (_env_options) rather than by aiohttp on every request, which
+            # costs two thread hops per call.
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent},
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=self._read_timeout),
                 connector=self._connector,
-                trust_env=self._trust_env,
+                trust_env=False,
             )
         return self._session
 
@@ -154,8 +160,16 @@ class Transport:
         session = self._client()
         try:
             async with asyncio.timeout(timeout):
+                env = await self._environment(url)
                 async with session.request(
-                    method, url, params=params, headers=headers, data=body
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    data=body,
+                    proxy=env.proxy,
+                    proxy_auth=env.proxy_auth,
+                    auth=None if headers and "Authorization" in headers else env.auth,
                 ) as response:
                     payload = await response.read()
                     names = {key.lower(): value for key, value in response.headers.items()}
@@ -185,11 +199,15 @@ class Transport:
         session = self._client()
         try:
             async with asyncio.timeout(timeout):
+                env = await self._environment(url)
                 ws = await session.ws_connect(
                     url,
                     autoping=True,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
                     max_msg_size=16 * 1024 * 1024,
+                    proxy=env.proxy,
+                    proxy_auth=env.proxy_auth,
+                    auth=env.auth,
                 )
         except aiohttp.WSServerHandshakeError as exc:
             cls = errors.error_for_status(exc.status)
@@ -207,6 +225,21 @@ class Transport:
                 raise errors.ClientClosedError("the HTTP session is closed") from exc
             raise  # pragma: no cover - not about a closed session: not ours to translate
         return WebSocket(ws)
+
+    async def _environment(self, url: str) -> _Environment:
+        """Return the proxy and .netrc auth the environment names for ``url``'s origin.
+
+        Read once per origin, in a thread (a proxy lookup may block), when ``trust_env`` holds
+        and the session is this transport's own; nothing otherwise.
+        """
+        if not self._trust_env or not self._owned:
+            return _NO_ENVIRONMENT
+        target = URL(url)
+        origin = str(target.origin())
+        found = self._env.get(origin)
+        if found is None:
+            found = self._env[origin] = await asyncio.to_thread(_read_environment, target)
+        return found
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; later calls raise ClientClosedError."""
@@ -233,3 +266,29 @@ def _reason(exc: BaseException) -> str:
 def _where(url: str) -> str:
     """Return the URL without its query (page tokens are not for messages)."""
     return url.split("?", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Environment:
+    """What the environment says about one origin: its proxy and its .netrc credentials."""
+
+    proxy: URL | None = None
+    proxy_auth: aiohttp.BasicAuth | None = None
+    auth: aiohttp.BasicAuth | None = None
+
+
+_NO_ENVIRONMENT = _Environment()
+
+
+def _read_environment(url: URL) -> _Environment:
+    """Read ``HTTP(S)_PROXY`` / ``NO_PROXY`` and ``.netrc`` for ``url``, as aiohttp would."""
+    proxy: URL | None = None
+    proxy_auth: aiohttp.BasicAuth | None = None
+    auth: aiohttp.BasicAuth | None = None
+    with contextlib.suppress(LookupError):
+        proxy, proxy_auth = aiohttp.helpers.get_env_proxy_for_url(url)
+    netrc = aiohttp.helpers.netrc_from_env() if url.host is not None else None
+    if netrc is not None and url.host is not None:
+        with contextlib.suppress(LookupError):
+            auth = aiohttp.helpers.basicauth_from_netrc(netrc, url.host)
+    return _Environment(proxy, proxy_auth, auth)
