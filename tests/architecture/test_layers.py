@@ -5,7 +5,8 @@
     cli (fabric_chat_cli) ──> fabric_chat (generated) ──> fabric_chat_runtime
     server (fabric_chat_server) ──> fabric_chat, fabric_chat_runtime.contract
 
-The runtime imports neither the SDK package, the server nor the CLI; the server uses the
+The runtime imports neither the SDK package, the server nor the CLI, and names no field of a
+chat model (the chat semantics are the SDK package's hand-written ``lib``); the server uses the
 generated models and contract and, of the runtime, only the schema-free route descriptions
 (never the client's machinery); the SDK package imports neither the server nor the CLI; the
 server never imports the CLI (the command line is an extra of its own).
@@ -85,3 +86,21 @@ def test_the_scan_sees_lazy_imports(tmp_path: Path) -> None:
         "def f() -> None:\n    from fabric_chat_server.runner import run_server\n", encoding="utf-8"
     )
     assert _ours(probe) == {"fabric_chat_server"}
+
+
+def test_the_runtime_names_no_field_of_a_chat_model() -> None:
+    """The chat semantics live in ``fabric_chat.lib``: no chat field name in runtime code."""
+    from fabric_chat.models import Conversation, ConversationMessage, JoinConversationResponse
+
+    chat_fields = {
+        field
+        for model in (ConversationMessage, Conversation, JoinConversationResponse)
+        for field in model.__struct_fields__
+    } - {"id", "ts", "type", "text", "metadata", "details", "name"}  # generic words
+    assert {"group_id", "conversation_id", "subtype", "last_message_at"} <= chat_fields
+    for path in _sources(PACKAGES["fabric_chat_runtime"]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        names |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.keyword) and n.arg}
+        assert not names & chat_fields, (path, names & chat_fields)
