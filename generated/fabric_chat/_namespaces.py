@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
-from fabric_chat_runtime.engine import Engine
 from fabric_chat_runtime.pagination import Page, iter_pages
 from fabric_chat_runtime.subscriptions import MessageStream, Subscription
 from fabric_chat_runtime.sync import (
@@ -127,7 +126,7 @@ class AsyncChatNamespace:
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return iter_pages(
-            lambda: self._engine.history(
+            lambda: self._engine.conversation_history(
                 address_id,
                 item_type=ConversationChatMessage,
                 page_size=page_size,
@@ -389,7 +388,7 @@ class ChatNamespace:
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return self._loop.iterate(
             iter_pages(
-                lambda: self._engine.history(
+                lambda: self._engine.conversation_history(
                     address_id,
                     item_type=ConversationChatMessage,
                     page_size=page_size,
@@ -705,11 +704,7 @@ class AsyncConversationNamespace:
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return iter_pages(
             lambda: self._engine.history(
-                None,
-                item_type=ConversationMessage,
-                page_size=page_size,
-                chat_only=False,
-                timeout=timeout,
+                item_type=ConversationMessage, page_size=page_size, timeout=timeout
             )
         )
 
@@ -782,7 +777,7 @@ class AsyncConversationNamespace:
         address_id = require_str("address_id", address_id, min_length=1)
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return iter_pages(
-            lambda: self._engine.history(
+            lambda: self._engine.conversation_history(
                 address_id,
                 item_type=ConversationMessage,
                 page_size=page_size,
@@ -1082,11 +1077,7 @@ class ConversationNamespace:
         return self._loop.iterate(
             iter_pages(
                 lambda: self._engine.history(
-                    None,
-                    item_type=ConversationMessage,
-                    page_size=page_size,
-                    chat_only=False,
-                    timeout=timeout,
+                    item_type=ConversationMessage, page_size=page_size, timeout=timeout
                 )
             )
         )
@@ -1167,7 +1158,7 @@ class ConversationNamespace:
         page_size = require_int("page_size", page_size, minimum=1, maximum=1000)
         return self._loop.iterate(
             iter_pages(
-                lambda: self._engine.history(
+                lambda: self._engine.conversation_history(
                     address_id,
                     item_type=ConversationMessage,
                     page_size=page_size,

@@ -200,7 +200,6 @@ class FakeEngine:
             if name in {
                 "iter_history",
                 "stream",
-                "iter_conversation_history",
                 "conversation_stream",
             }:
                 return result
@@ -220,11 +219,14 @@ class PagingEngine(FakeEngine):
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((name, args, kwargs))
 
-            async def older() -> Page[str]:
-                return Page([f"{name}-3"])
+            class Older:  # a page source: the cursor "older" reads the last page
+                async def older(self, cursor: object) -> Page[str]:
+                    return Page([f"{name}-{cursor}"])
+
+                newer = older
 
             async def answer() -> Page[str]:
-                return Page([f"{name}-1", f"{name}-2"], next_fetch=older)
+                return Page([f"{name}-1", f"{name}-2"], source=Older(), next_cursor=3)
 
             return answer()
 

@@ -6,7 +6,7 @@ import fabric_chat
 import pytest
 from fabric_chat_runtime import errors
 from fabric_chat_runtime._history import MAX_ROUNDS
-from fabric_chat_runtime.pagination import Page
+from fabric_chat_runtime.pagination import Page, iter_pages
 
 from .conftest import PEER, Canned, ChatMessage, Client, Conversation, FakeServer, Message
 
@@ -123,8 +123,10 @@ async def test_iter_history_walks_every_page(server: FakeServer, client: Client)
     chats = seed(server, "cl" * 12)
     got = [
         m.text
-        async for m in client.engine.iter_conversation_history(
-            PEER, item_type=ChatMessage, page_size=5, chat_only=True
+        async for m in iter_pages(
+            lambda: client.engine.conversation_history(
+                PEER, item_type=ChatMessage, page_size=5, chat_only=True
+            )
         )
     ]
     assert got == chats[::-1]

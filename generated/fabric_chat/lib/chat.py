@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -270,20 +270,6 @@ class ChatEngine(Engine):
             view=view,
             timeout=timeout,
         )
-
-    def iter_conversation_history(
-        self, address_id: str | None, *, item_type: type[T], page_size: int, chat_only: bool
-    ) -> AsyncIterator[T]:
-        """Every item of :meth:`conversation_history`, page after page, newest first."""
-
-        async def items() -> AsyncIterator[T]:
-            page = await self.conversation_history(
-                address_id, item_type=item_type, page_size=page_size, chat_only=chat_only
-            )
-            async for item in page.iter_all():
-                yield item
-
-        return items()
 
     async def subscribe_conversation(
         self,
