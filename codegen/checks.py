@@ -34,6 +34,8 @@ _MODELS_MODULE_NAMES = frozenset(
 _SHADOWING_FIELDS = frozenset({"field"})
 """Field names that would shadow, in a struct's body, a name the later fields' defaults use
 (datamodel-code-generator would also rename it, to ``field_`` with an alias)."""
+_PROSE_KEYS = frozenset({"description", "summary"})
+"""Keys whose text becomes a docstring of the generated code."""
 _EXPORT_OBJECTS = ("ErrorBody", "EventParams", "RpcError")
 """Objects the OpenAPI and AsyncAPI templates name directly."""
 
@@ -120,7 +122,30 @@ class _Checker(MethodChecks):
             for index, param in enumerate(op.get("params", [])):
                 check(("operations", op_id, "params", index), param)
 
+    def prose(self, node: object, path: Location = ()) -> None:
+        """No description or summary holds a backslash or a triple quote.
+
+        Both become Python docstrings, where a backslash is an escape (``\\s`` is invalid) and
+        a triple quote ends the string; say it in words instead.
+        """
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = (*path, key)
+                if key in _PROSE_KEYS and isinstance(value, str):
+                    if "\\" in value or '"""' in value:
+                        self.fail(
+                            where,
+                            f"{key} holds a backslash or a triple quote, which would break the"
+                            " generated docstrings; say it in words",
+                        )
+                else:
+                    self.prose(value, where)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                self.prose(value, (*path, index))
+
     def run(self) -> list[SpecError]:
+        self.prose(self.data)
         self.limit_refs()
         if self.errors:
             return self.errors

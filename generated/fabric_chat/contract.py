@@ -448,7 +448,9 @@ class Limits:
     name_length: int
     """The longest name, display name, reference or email address. Unit: characters."""
     name_pattern: str
-    """A name holds at least one character that is not white space. Unit: pattern."""
+    """A name holds at least one character that is not white space. The class is spelled out
+    because regex engines disagree on what white space is (Python's counts U+001C-U+001F and
+    U+0085, ECMAScript's U+FEFF): none of those counts either. Unit: pattern."""
     url_length: int
     """The longest image URL of an address. Unit: characters."""
     key_length: int
@@ -472,7 +474,7 @@ LIMITS = Limits(
     id_length=128,
     id_pattern="^[A-Za-z0-9][A-Za-z0-9._:-]*$",
     name_length=256,
-    name_pattern="\\S",
+    name_pattern="[^\\s\\x1c-\\x1f\\x85\\ufeff]",
     url_length=2048,
     key_length=256,
     key_pattern="^[!-~]+$",
@@ -502,15 +504,17 @@ class FieldRule:
 
 FIELD_RULES: dict[str, dict[str, FieldRule]] = {
     "CreateAddressRequest": {
-        "name": FieldRule(max_length=256, min_length=1, pattern="\\S"),
-        "display_name": FieldRule(max_length=256, pattern="\\S"),
+        "name": FieldRule(max_length=256, min_length=1, pattern="[^\\s\\x1c-\\x1f\\x85\\ufeff]"),
+        "display_name": FieldRule(max_length=256, pattern="[^\\s\\x1c-\\x1f\\x85\\ufeff]"),
         "type": FieldRule(enum=("room", "app")),
         "cover_url": FieldRule(max_length=2048),
         "preview_url": FieldRule(max_length=2048),
     },
     "CreateSubscriberTokenRequest": {
-        "reference": FieldRule(max_length=256, min_length=1, pattern="\\S"),
-        "display_name": FieldRule(max_length=256, pattern="\\S"),
+        "reference": FieldRule(
+            max_length=256, min_length=1, pattern="[^\\s\\x1c-\\x1f\\x85\\ufeff]"
+        ),
+        "display_name": FieldRule(max_length=256, pattern="[^\\s\\x1c-\\x1f\\x85\\ufeff]"),
         "first_name": FieldRule(max_length=256),
         "last_name": FieldRule(max_length=256),
         "email": FieldRule(max_length=256),

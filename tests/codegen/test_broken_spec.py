@@ -34,6 +34,13 @@ _KEY_TEXT = (
 # (case id, text to replace, replacement, anchor on the reported line, expected message)
 CASES = [
     (
+        "backslash-in-a-description",
+        "    description: The longest name, display name, reference or email address.\n",
+        "    description: The longest name (\\\\S), display name, reference or email address.\n",
+        "The longest name (",
+        "description holds a backslash or a triple quote",
+    ),
+    (
         "unknown-limit-name",
         "        max_length: text_bytes\n",
         "        max_length: text_byte\n",
