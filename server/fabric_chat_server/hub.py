@@ -33,11 +33,12 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import WSMsgType, web
 
-from .store import MessageRecord, Positions, SessionRecord, Store
+from .store import MessageRecord, Positions, SessionRecord, Store, StoreUnavailableError
 
 __all__ = [
     "REORDER_LIMIT",
     "REORDER_WINDOW",
+    "STORE_RETRY_SECONDS",
     "Channel",
     "EventFrames",
     "Hub",
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+STORE_RETRY_SECONDS = 0.5
+"""How long a socket's catch-up waits before reading again from a store that was unavailable."""
 
 REORDER_WINDOW = 0.02
 """Seconds an event ahead of a gap waits for the events before it; then the store fills the gap."""
@@ -291,18 +295,26 @@ class LiveSession:
                 self.wake.clear()
                 if not self._may_send():
                     break
-                records = await store.messages_after(self.subscriber_id, dict(self.sent), batch)
-                if records and not self.catching_up:
-                    self.catch_up()  # a re-sync found what the bus missed: the pump takes over
-                for record in records:
-                    if record.seq <= self.sent.get(record.group_id, 0):
-                        continue
-                    encoded = await frames(record, self.subscriber_id)
-                    if encoded is not None and not await self.channel.put(encoded[1], stall):
-                        return
-                    self.sent[record.group_id] = record.seq
-                    if not self.record.event_acks:
-                        self.unsaved[record.group_id] = record.seq
+                try:
+                    records = await store.messages_after(self.subscriber_id, dict(self.sent), batch)
+                    if records and not self.catching_up:
+                        self.catch_up()  # a re-sync found what the bus missed: the pump takes over
+                    for record in records:
+                        if record.seq <= self.sent.get(record.group_id, 0):
+                            continue
+                        encoded = await frames(record, self.subscriber_id)
+                        if encoded is not None and not await self.channel.put(encoded[1], stall):
+                            return
+                        self.sent[record.group_id] = record.seq
+                        if not self.record.event_acks:
+                            self.unsaved[record.group_id] = record.seq
+                except StoreUnavailableError:
+                    # The database is restarting: keep the socket, read again in a moment.
+                    logger.warning("the store is unavailable; catching up again shortly")
+                    self.catching_up = True
+                    self.wake.set()
+                    await asyncio.sleep(STORE_RETRY_SECONDS)
+                    continue
                 if not records and not self.wake.is_set():
                     self.catching_up = False
                     break

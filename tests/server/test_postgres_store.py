@@ -324,3 +324,30 @@ async def test_while_postgresql_is_down_requests_get_503_with_retry_after_then_w
         async with session.get(url, headers=headers) as response:
             assert response.status == 200
         assert server.state.stats.unexpected == 0
+
+
+async def test_a_socket_catching_up_while_postgresql_is_down_stays_and_delivers_after(
+    postgres_cluster: TemporaryCluster, postgres_dsn: str, session: aiohttp.ClientSession
+) -> None:
+    async with LocalServer(database_url=postgres_dsn) as server:
+        alice, bob = await server.token("alice"), await server.token("bob")
+        b_addr = await server.address_of("bob")
+        api = Api(server, session)
+        rpc = Rpc(await session.ws_connect(server.ws_url + "/"))
+        try:
+            await rpc.connect(bob)
+            first = await api.send(alice, b_addr, "before")
+            assert (await rpc.event())["params"]["params"]["id"] == first["id"]
+            live = server.state.hub.live(rpc.protocol)
+            assert live is not None
+            postgres_cluster.stop()
+            try:
+                live.catch_up()  # the socket reads from the store, which is down
+                await asyncio.sleep(0.3)
+            finally:
+                postgres_cluster.start()
+            after = await api.send(alice, b_addr, "after")
+            assert (await rpc.event())["params"]["params"]["id"] == after["id"]
+            assert not rpc.ws.closed
+        finally:
+            await rpc.close()
