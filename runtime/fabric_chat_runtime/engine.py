@@ -25,9 +25,9 @@ import msgspec
 
 from . import errors
 from ._decoders import decoder, encode
-from ._feeds import Feeds
 from ._history import HistoryReader, PlainPages, first_url
 from ._http import HttpClient
+from ._subscription_registry import SubscriptionRegistry
 from ._tasks import TaskOwner
 from .contract import Contract, Vocabulary
 from .logs import get_logger
@@ -122,7 +122,7 @@ class Engine:
             vocabulary=vocabulary,
         )
         self._tasks = TaskOwner()
-        self._feeds = Feeds(
+        self._subscriptions = SubscriptionRegistry(
             self._http, self._tasks, reconnect, message_events=vocabulary.message_events
         )
         self.socket = SocketSession(
@@ -131,7 +131,7 @@ class Engine:
             ws_url=ws_url,
             tokens=tokens,
             agent=agent,
-            sink=self._feeds,
+            sink=self._subscriptions,
             state=self.states,
             reconnect=reconnect,
             heartbeat=heartbeat,
@@ -286,7 +286,7 @@ class Engine:
         self.socket.raise_if_refused()
         await self.socket.ensure_connected(self._tasks)
         await self._start_refresher()
-        return await self._feeds.open(
+        return await self._subscriptions.open(
             item_type=item_type, on_message=on_message, view=view, history_path=history_path
         )
 
@@ -353,7 +353,7 @@ class Engine:
         if self.closed:
             return
         self.states.set(ConnectionState.CLOSED)
-        self._feeds.cancel_all()
+        self._subscriptions.cancel_all()
         try:
             await self._tasks.aclose()  # raises a background failure no call has raised yet
         finally:

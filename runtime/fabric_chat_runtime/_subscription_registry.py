@@ -16,7 +16,7 @@ from .message_view import FeedKey, FeedView
 from .retry import ReconnectPolicy
 from .subscriptions import Subscription
 
-__all__ = ["BACKFILL_PAGE_SIZE", "Feeds"]
+__all__ = ["BACKFILL_PAGE_SIZE", "SubscriptionRegistry"]
 
 logger = get_logger(__name__)
 
@@ -26,7 +26,7 @@ BACKFILL_PAGE_SIZE = 100
 _decode_key = msgspec.json.Decoder(FeedKey).decode
 
 
-class Feeds:
+class SubscriptionRegistry:
     """Every live subscription of one client; the socket's :class:`EventSink`."""
 
     def __init__(
