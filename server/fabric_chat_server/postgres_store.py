@@ -34,7 +34,7 @@ from ._extras import MissingExtraError, missing_extra_message
 from ._pg_cache import TtlCache
 from ._pg_limits import IDLE_BUCKET_SECONDS, PostgresRateLimiter
 from ._pg_pool import RetryingPool
-from ._pg_schema import ADDRESS_COLUMNS, LISTS, MESSAGE_COLUMNS, TABLES, migrate
+from ._pg_schema import ADDRESS_COLUMNS, LISTS, MESSAGE_COLUMNS, migrate
 from ._pg_sessions import PostgresSessions
 from ._sqlite_rows import (
     ROW_TO_RECORD,
@@ -608,10 +608,3 @@ class PostgresStore(PostgresSessions):
             rows.reverse()
         convert = ROW_TO_RECORD[kind]
         return [convert(row) for row in rows]
-
-    async def counts(self) -> dict[str, int]:
-        """Return the number of rows of each table."""
-        result: dict[str, int] = {}
-        for table in TABLES:
-            result[table] = int(await self.pool.fetchval(f"SELECT count(*) FROM {table}"))
-        return result

@@ -20,7 +20,7 @@ from fabric_chat_server.postgres_store import PostgresStore, redact_dsn
 from fabric_chat_server.store import ConversationRecord, MessageRecord
 from fabric_chat_server.testing import LocalServer, ServerProcess
 
-from .conftest import Api, Rpc
+from .conftest import Api, Rpc, store_row_counts
 
 PROJECT = ("proj-pg", "PT-" + "p" * 40)
 
@@ -118,7 +118,7 @@ async def test_the_same_idempotency_key_on_two_instances_at_once_stores_one_mess
             assert sum(created for _, created in results) == 1
             assert len({stored.id for stored, _ in results}) == 1
             assert len({stored.seq for stored, _ in results}) == 1
-        counts = await stores[1].counts()
+        counts = await store_row_counts(stores[1])
         assert counts["messages"] == 5
         assert counts["idempotency_keys"] == 5
     finally:
