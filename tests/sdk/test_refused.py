@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fabric_chat import AsyncClient, AuthenticationError, ConversationChatMessage
@@ -153,9 +154,11 @@ def _claims(token: str) -> dict[str, object]:
     return claims
 
 
-async def test_a_changed_signing_secret_ends_the_session(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_changed_signing_secret_ends_the_session(
+    caplog: pytest.LogCaptureFixture, store_options: dict[str, Any]
+) -> None:
     caplog.set_level(logging.DEBUG)
-    async with LocalServer(jwt_secret="first-secret-" + "x" * 32) as server:
+    async with LocalServer(jwt_secret="first-secret-" + "x" * 32, **store_options) as server:
         bob_token = await server.token("bob", display_name="Bob")
 
         async def rotate() -> None:
@@ -168,9 +171,11 @@ async def test_a_changed_signing_secret_ends_the_session(caplog: pytest.LogCaptu
     assert bob_token.split(".")[2] not in caplog.text
 
 
-async def test_an_expired_token_ends_the_session(caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_expired_token_ends_the_session(
+    caplog: pytest.LogCaptureFixture, store_options: dict[str, Any]
+) -> None:
     caplog.set_level(logging.DEBUG)
-    async with LocalServer(token_ttl=3) as server:
+    async with LocalServer(token_ttl=3, **store_options) as server:
         bob_token = await server.token("bob", display_name="Bob")
         expires_at = _claims(bob_token)["exp"]
         assert isinstance(expires_at, int)

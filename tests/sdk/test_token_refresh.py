@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from fabric_chat import AsyncClient, ConnectionState, ConversationChatMessage
@@ -20,8 +21,10 @@ EXPIRIES = 3
 
 
 @pytest.mark.slow
-async def test_a_subscription_lives_across_three_expiries_with_no_gap() -> None:
-    async with LocalServer(token_ttl=TTL) as server:
+async def test_a_subscription_lives_across_three_expiries_with_no_gap(
+    store_options: dict[str, Any],
+) -> None:
+    async with LocalServer(token_ttl=TTL, **store_options) as server:
         alice_address = await server.address_of("alice")
         bob_address = await server.address_of("bob")
         minted = {"alice": 0, "bob": 0}

@@ -103,10 +103,13 @@ def test_defaults_are_the_issues() -> None:
     assert config.public_url is None  # ws://HOST:PORT of the bound socket
 
 
-async def test_text_limit_is_configurable_and_exact() -> None:
+async def test_text_limit_is_configurable_and_exact(store_options: dict[str, Any]) -> None:
     import aiohttp
 
-    async with LocalServer(max_text_bytes=8) as server, aiohttp.ClientSession() as session:
+    async with (
+        LocalServer(max_text_bytes=8, **store_options) as server,
+        aiohttp.ClientSession() as session,
+    ):
         alice = await server.token("alice")
         b_addr = await server.address_of("bob")
         headers = {"Authorization": f"Bearer {alice}"}

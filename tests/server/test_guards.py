@@ -373,8 +373,10 @@ async def test_unknown_routes_and_methods_get_the_error_body(server: LocalServer
     assert body["errors"][0]["code"] == "method_not_allowed"
 
 
-async def test_rate_limit_answers_429_with_retry_after() -> None:
-    async with LocalServer(rate_limit_per_second=0.5, rate_limit_burst=2) as server:
+async def test_rate_limit_answers_429_with_retry_after(store_options: dict[str, Any]) -> None:
+    async with LocalServer(
+        rate_limit_per_second=0.5, rate_limit_burst=2, **store_options
+    ) as server:
         import aiohttp
 
         alice = await server.token("alice")

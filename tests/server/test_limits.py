@@ -105,10 +105,13 @@ async def test_connect_cycles_and_a_reader_that_never_acks_keep_rss_bounded(
 
 
 async def test_sockets_and_connects_per_caller_are_limited(
-    session: aiohttp.ClientSession, rpc_for: Any
+    session: aiohttp.ClientSession, rpc_for: Any, store_options: dict[str, Any]
 ) -> None:
     async with LocalServer(
-        max_sockets_per_subscriber=2, connect_burst=3, connects_per_second=0.01
+        max_sockets_per_subscriber=2,
+        connect_burst=3,
+        connects_per_second=0.01,
+        **store_options,
     ) as server:
         bob = await server.token("bob")
         sockets = [await rpc_for(server) for _ in range(4)]

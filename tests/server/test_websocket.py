@@ -168,8 +168,10 @@ async def test_resume_redelivers_unacked_events_in_order(
     assert (await second.event())["params"]["params"]["id"] == three["id"]
 
 
-async def test_resume_refused_for_unknown_foreign_or_expired(rpc_for: Any) -> None:
-    async with LocalServer(resume_window=0.2) as server:
+async def test_resume_refused_for_unknown_foreign_or_expired(
+    rpc_for: Any, store_options: dict[str, Any]
+) -> None:
+    async with LocalServer(resume_window=0.2, **store_options) as server:
         alice, bob = await server.token("alice"), await server.token("bob")
         rpc = await rpc_for(server)
         assert (await rpc.connect(alice, protocol="signalwire_nope_nope"))["error"][
@@ -230,8 +232,10 @@ async def test_reauthenticate(server: LocalServer, rpc_factory: Any) -> None:
     }
 
 
-async def test_bad_frames_get_jsonrpc_errors_and_change_nothing(rpc_for: Any) -> None:
-    async with LocalServer(max_frame_bytes=2048) as server:
+async def test_bad_frames_get_jsonrpc_errors_and_change_nothing(
+    rpc_for: Any, store_options: dict[str, Any]
+) -> None:
+    async with LocalServer(max_frame_bytes=2048, **store_options) as server:
         rpc = await rpc_for(server)
         await rpc.connect(await server.token("alice"))
         before = await row_counts(server)
@@ -380,9 +384,9 @@ async def test_two_subscribers_chat_over_the_socket_in_the_group_dialect(
 
 
 async def test_a_frame_over_the_socket_limit_closes_it_and_changes_nothing(
-    rpc_for: Any,
+    rpc_for: Any, store_options: dict[str, Any]
 ) -> None:
-    async with LocalServer(max_frame_bytes=1024) as server:
+    async with LocalServer(max_frame_bytes=1024, **store_options) as server:
         rpc = await rpc_for(server)
         await rpc.connect(await server.token("alice"))
         before = await row_counts(server)
