@@ -10,14 +10,13 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
-from ._token import derive_endpoints
 from .contract import Contract
 from .engine import Engine
 from .errors import InvalidArgumentError
 from .retry import ReconnectPolicy, RetryPolicy
 from .session import HeartbeatPolicy
 from .state import ConnectionState
-from .tokens import TokenProvider, TokenSource
+from .tokens import TokenProvider, TokenSource, derive_endpoints
 from .validation import require_seconds
 
 __all__ = ["AGENT", "BaseClient", "Timeout"]

@@ -1,10 +1,12 @@
-"""The client's current token, and a provider that replaces it before it expires.
+"""The subscriber token: the service URLs its header names, and its refresh before it expires.
+
+Only a token's header (its ``ch``: where the client connects) and its ``exp`` and ``iat`` claims
+are read, never verified: the server does that; no token ever reaches a log line or an error.
 
 A token provider is any callable, sync or async, that returns a fresh subscriber token (your
 backend mints it). The client asks it for a new token ``refresh_before`` seconds before the
 current one expires (at most a third of the token's lifetime before), and again, once, when
-the server refuses the current one. Only a token's ``exp`` and ``iat`` claims are read, never
-verified: the server does that; no token ever reaches a log line or an error.
+the server refuses the current one.
 """
 
 from __future__ import annotations
@@ -13,20 +15,38 @@ import asyncio
 import base64
 import binascii
 import inspect
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import msgspec
 
 from .errors import AuthenticationError, InvalidArgumentError
 
-__all__ = ["TokenProvider", "TokenSource", "read_lifetime"]
+__all__ = [
+    "Endpoints",
+    "TokenProvider",
+    "TokenSource",
+    "derive_endpoints",
+    "read_channel",
+    "read_lifetime",
+]
 
 logger = logging.getLogger("fabric_chat.tokens")
 
 #: A callable that returns a fresh token: ``def`` or ``async def``, no arguments.
 TokenProvider = Callable[[], str | Awaitable[str]]
+
+#: The host a token without a ``ch`` header talks to.
+DEFAULT_HOST = "relay.signalwire.com"
+
+
+class _Header(msgspec.Struct):
+    ch: str | None = None
+    typ: str | None = None
 
 
 class _Claims(msgspec.Struct):
@@ -34,7 +54,81 @@ class _Claims(msgspec.Struct):
     iat: float | None = None
 
 
+_decode_header = msgspec.json.Decoder(_Header).decode
 _decode_claims = msgspec.json.Decoder(_Claims).decode
+
+
+def _unbase64(segment: str) -> bytes:
+    """Decode one base64url segment of a JWT (its padding restored)."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where one client talks HTTP and where it opens its socket."""
+
+    base_url: str
+    ws_url: str
+
+
+def read_channel(token: str) -> str | None:
+    """Return the ``ch`` of the token's JWT header, or ``None`` when it has none.
+
+    Only the header is base64url-decoded; the signature is the server's business.
+
+    Raises:
+        InvalidArgumentError: The token is not a JWT with a JSON header.
+    """
+    try:
+        return _decode_header(_unbase64(token.split(".", 1)[0])).ch
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidArgumentError("token is not a JWT with a readable header") from None
+
+
+def _ws_from_channel(channel: str) -> str:
+    if channel.startswith(("ws://", "wss://")):
+        return channel
+    return "wss://" + channel.strip("/")
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _http_from_ws(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    host = parts.hostname or DEFAULT_HOST
+    scheme = "http" if parts.scheme == "ws" else "https"
+    if parts.port is not None or _is_local(host):
+        return f"{scheme}://{parts.netloc}"
+    labels = host.split(".")
+    rest = ".".join(labels[1:]) if len(labels) > 2 else host
+    return f"https://fabric.{rest}"
+
+
+def derive_endpoints(token: str, *, base_url: str | None, ws_url: str | None) -> Endpoints:
+    """Return the HTTP base URL and WebSocket URL, taking explicit ones first.
+
+    Args:
+        token: The SAT; its header's ``ch`` fills in whatever is not given.
+        base_url: An explicit HTTP base URL, e.g. ``http://127.0.0.1:8787``.
+        ws_url: An explicit WebSocket URL, e.g. ``ws://127.0.0.1:8787``.
+
+    Raises:
+        InvalidArgumentError: A URL is needed and the token does not say it.
+    """
+    if base_url is not None and ws_url is not None:
+        return Endpoints(base_url.rstrip("/"), ws_url)
+    channel = read_channel(token) or DEFAULT_HOST
+    socket = ws_url if ws_url is not None else _ws_from_channel(channel)
+    http = base_url if base_url is not None else _http_from_ws(_ws_from_channel(channel))
+    return Endpoints(http.rstrip("/"), socket)
 
 
 def read_lifetime(token: str) -> tuple[float | None, float | None]:
@@ -42,9 +136,8 @@ def read_lifetime(token: str) -> tuple[float | None, float | None]:
     parts = token.split(".")
     if len(parts) != 3:
         return None, None
-    body = parts[1]
     try:
-        claims = _decode_claims(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        claims = _decode_claims(_unbase64(parts[1]))
     except (binascii.Error, ValueError, msgspec.DecodeError):
         return None, None
     return claims.iat, claims.exp
