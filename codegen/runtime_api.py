@@ -39,7 +39,6 @@ _SYMBOL_MODULES = (
     _ERRORS_MODULE,
     "fabric_chat_runtime.client",
     "fabric_chat_runtime.contract",
-    "fabric_chat_runtime.model",
     "fabric_chat_runtime.pagination",
     "fabric_chat_runtime.project",
     "fabric_chat_runtime.retry",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fabric_chat_runtime.model import Model
+from fabric_chat_runtime.contract import Model
 from msgspec import field
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Schema-free descriptions of the wire contract.
+"""Schema-free descriptions of the wire contract, and how its bodies are written and read.
 
 The generated package builds one :class:`Contract` from ``spec/chat.yaml`` (its ``contract``
 module); the runtime uses it to reach routes by operation id, and the server uses it to register
@@ -8,6 +8,9 @@ generated msgspec structs, passed in as values: the runtime never imports them.
 The wire's vocabulary (frames, method names, RPC error codes, event names, the error body, page
 links) is defined once, in the generated ``_protocol`` module; the runtime receives it as a
 :class:`Vocabulary` (``Contract.vocabulary``) and never spells a wire name itself.
+
+Bodies are msgspec structs: every generated model is a :class:`Model`; :func:`encode` writes a
+body as JSON and :func:`decoder` reads one into a given type (a decoder is built once per type).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "Contract",
     "ErrorDetail",
     "EventType",
+    "Model",
     "Param",
     "Route",
     "RpcEvent",
@@ -30,6 +34,8 @@ __all__ = [
     "RpcFrame",
     "RpcMethod",
     "Vocabulary",
+    "decoder",
+    "encode",
 ]
 
 ParamLocation = Literal["path", "query", "header"]
@@ -226,3 +232,44 @@ class Contract:
             KeyError: No route has that operation id.
         """
         return self._by_id[operation_id]
+
+
+# Bodies.
+
+
+class Model(msgspec.Struct, kw_only=True):
+    """The base of every generated model: a msgspec struct that converts itself to plain data.
+
+    ``json.dumps(message)`` cannot encode a msgspec struct; ``message.to_dict()`` is the plain
+    ``dict`` of it (what the wire carries: fields left at their default are left out where the
+    model says so) and ``message.to_json()`` its JSON text.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the model as a ``dict`` of plain values (``json.dumps`` takes it)."""
+        value: dict[str, Any] = msgspec.to_builtins(self)
+        return value
+
+    def to_json(self, *, indent: int = 0) -> str:
+        """Return the model as JSON text; ``indent`` > 0 pretty-prints it."""
+        data = msgspec.json.encode(self)
+        if indent > 0:
+            data = msgspec.json.format(data, indent=indent)
+        return data.decode()
+
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def encode(value: object) -> bytes:
+    """Encode a struct, mapping or list as JSON."""
+    return _encoder.encode(value)
+
+
+def decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    """Return the JSON decoder for ``type_``, built on first use and reused after."""
+    found = _decoders.get(type_)
+    if found is None:
+        found = _decoders[type_] = msgspec.json.Decoder(type_)
+    return found

@@ -24,12 +24,11 @@ from typing import TypeVar
 import msgspec
 
 from . import errors
-from ._decoders import decoder, encode
 from ._history import HistoryReader, PlainPages, first_url
 from ._http import HttpClient
 from ._subscription_registry import SubscriptionRegistry
 from ._tasks import TaskOwner
-from .contract import Contract, Vocabulary
+from .contract import Contract, Vocabulary, decoder, encode
 from .logs import get_logger
 from .message_view import ALL_MESSAGES, FeedView
 from .pagination import Page

@@ -17,9 +17,8 @@ from typing import Self, TypeVar
 import msgspec
 
 from . import errors
-from ._decoders import decoder, encode
 from .client import AGENT
-from .contract import Contract
+from .contract import Contract, decoder, encode
 from .retry import parse_retry_after
 from .transport import Transport
 from .validation import require_seconds

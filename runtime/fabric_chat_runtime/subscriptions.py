@@ -19,8 +19,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._decoders import decoder
 from ._history import message_position
+from .contract import decoder
 from .errors import FabricChatError
 from .logs import get_logger
 from .message_view import FeedKey, FeedView

@@ -69,7 +69,7 @@ def test_seed_conversation_chat_message_example_decodes() -> None:
         "type": "message",
         "subtype": "log"
     }"""
-    from fabric_chat_runtime._decoders import decoder
+    from fabric_chat_runtime.contract import decoder
 
     message = decoder(ConversationChatMessage).decode(example)
     assert message.user_id == "cecbe021-ff86-4ac6-bdf3-399ca477ad6f"
