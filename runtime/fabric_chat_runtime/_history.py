@@ -10,6 +10,7 @@ the items before the position are newer, the ones from it on are older.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ import msgspec
 from . import errors
 from ._http import HttpClient
 from .contract import PageEnvelope
-from .logs import get_logger
 from .message_view import FeedView
 from .pagination import Page
 
@@ -36,7 +36,7 @@ __all__ = [
     "message_position",
 ]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.history")
 
 T = TypeVar("T")
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -16,7 +17,6 @@ import msgspec
 
 from . import errors
 from .contract import PageEnvelope, Vocabulary
-from .logs import get_logger
 from .retry import RetryPolicy, parse_retry_after
 from .tokens import TokenSource
 from .transport import HttpResponse, Transport
@@ -24,7 +24,7 @@ from .validation import require_seconds
 
 __all__ = ["IDEMPOTENCY_KEY_HEADER", "HttpClient"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.http")
 
 
 #: The request header whose key lets the server answer a repeated request with its first answer.

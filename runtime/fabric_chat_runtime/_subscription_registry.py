@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +12,13 @@ from . import errors
 from ._history import decode_page, fetch_newer, first_url, message_position
 from ._http import HttpClient
 from ._tasks import TaskOwner
-from .logs import get_logger
 from .message_view import FeedKey, FeedView
 from .retry import ReconnectPolicy
 from .subscriptions import Subscription
 
 __all__ = ["BACKFILL_PAGE_SIZE", "SubscriptionRegistry"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.subscription_registry")
 
 #: Page size used to backfill subscriptions after a refused resume.
 BACKFILL_PAGE_SIZE = 100

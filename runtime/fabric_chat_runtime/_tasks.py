@@ -9,15 +9,15 @@ has raised it yet, so a background failure always reaches the code that owns the
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from .errors import ClientClosedError
-from .logs import get_logger
 
 __all__ = ["TaskOwner"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.tasks")
 
 
 def _first_failure(error: BaseException) -> BaseException:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,7 +30,6 @@ from ._http import HttpClient
 from ._subscription_registry import SubscriptionRegistry
 from ._tasks import TaskOwner
 from .contract import Contract, Vocabulary, decoder, encode
-from .logs import get_logger
 from .message_view import ALL_MESSAGES, FeedView
 from .pagination import Page
 from .retry import ReconnectPolicy, RetryPolicy
@@ -41,7 +41,7 @@ from .transport import Transport
 
 __all__ = ["Engine"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.engine")
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -1,7 +1,8 @@
 """The SDK's loggers, all under ``fabric_chat``, and ``FABRIC_CHAT_LOG``.
 
-``logging.getLogger("fabric_chat")`` is the parent of every logger of the SDK
-(``fabric_chat.http``, ``fabric_chat.session``...). Setting ``FABRIC_CHAT_LOG=info`` (or
+``logging.getLogger("fabric_chat")`` is the parent of every logger of the SDK; each module
+names its own, whatever the file is called (``fabric_chat.http``, ``fabric_chat.session``,
+``fabric_chat.subscriptions``...), as httpcore does. Setting ``FABRIC_CHAT_LOG=info`` (or
 ``debug``) in the environment prints them on stderr without any logging setup of your own: at
 ``info``, one line per HTTP request (method, path, status, time, request id) and the socket's
 connects and reconnects. No log line ever holds a token.
@@ -14,18 +15,13 @@ import os
 import sys
 from collections.abc import Mapping
 
-__all__ = ["ENVIRONMENT_VARIABLE", "ROOT", "configure_from_environment", "get_logger"]
+__all__ = ["ENVIRONMENT_VARIABLE", "ROOT", "configure_from_environment"]
 
 #: The root of the SDK's loggers.
 ROOT = "fabric_chat"
 #: The environment variable that switches the SDK's logging on: ``debug`` or ``info``.
 ENVIRONMENT_VARIABLE = "FABRIC_CHAT_LOG"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
-
-
-def get_logger(module: str) -> logging.Logger:
-    """Return the SDK logger for a module: ``fabric_chat_runtime._http`` -> ``fabric_chat.http``."""
-    return logging.getLogger(f"{ROOT}.{module.rsplit('.', 1)[-1].lstrip('_')}")
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,6 @@ import msgspec
 from . import errors
 from ._tasks import TaskOwner
 from .contract import RpcFrame, Vocabulary
-from .logs import get_logger
 from .retry import ReconnectPolicy
 from .state import ConnectionState, StateWatch
 from .tokens import TokenSource
@@ -22,7 +22,7 @@ from .transport import Transport, WebSocket
 
 __all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.session")
 
 
 class EventSink(Protocol):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections.abc import AsyncIterator, Callable
-
-from .logs import get_logger
 
 __all__ = ["ConnectionState", "StateWatch"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.state")
 
 
 class ConnectionState(enum.StrEnum):

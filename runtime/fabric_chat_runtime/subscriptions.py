@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -22,13 +23,12 @@ import msgspec
 from ._history import message_position
 from .contract import decoder
 from .errors import FabricChatError
-from .logs import get_logger
 from .message_view import FeedKey, FeedView
 from .retry import ReconnectPolicy
 
 __all__ = ["MessageStream", "Subscription"]
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.subscriptions")
 
 T = TypeVar("T")
 

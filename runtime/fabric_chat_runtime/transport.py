@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ import aiohttp.helpers
 from yarl import URL
 
 from . import errors
-from .logs import get_logger
 
 __all__ = ["HttpConnector", "HttpResponse", "HttpSession", "Transport", "WebSocket"]
 
@@ -30,7 +30,7 @@ __all__ = ["HttpConnector", "HttpResponse", "HttpSession", "Transport", "WebSock
 HttpSession = aiohttp.ClientSession
 HttpConnector = aiohttp.BaseConnector
 
-logger = get_logger(__name__)
+logger = logging.getLogger("fabric_chat.transport")
 
 _TIMEOUTS = (builtins.TimeoutError, aiohttp.ServerTimeoutError)
 

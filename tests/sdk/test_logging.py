@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import pkgutil
 import re
 import subprocess
 import sys
 
+import fabric_chat_runtime
 import pytest
 from fabric_chat import AsyncClient
-from fabric_chat_runtime.logs import configure_from_environment, get_logger
+from fabric_chat_runtime.logs import ROOT, configure_from_environment
 from fabric_chat_server.testing import LocalServer
 
 
 def test_loggers_are_under_fabric_chat_and_the_variable_turns_them_on() -> None:
-    assert get_logger("fabric_chat_runtime._http").name == "fabric_chat.http"
+    names = set()
+    for info in pkgutil.iter_modules(fabric_chat_runtime.__path__):
+        module = importlib.import_module(f"fabric_chat_runtime.{info.name}")
+        logger = getattr(module, "logger", None)
+        if isinstance(logger, logging.Logger):
+            names.add(logger.name)
+    assert {"fabric_chat.http", "fabric_chat.session", "fabric_chat.subscriptions"} <= names
+    assert all(name.startswith(ROOT + ".") for name in names), names
     assert configure_from_environment({}) is None
     assert configure_from_environment({"FABRIC_CHAT_LOG": "verbose"}) is None
     script = (

@@ -16,6 +16,7 @@ the group dialect of the wire (PROTOCOL.md section 1):
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ import msgspec
 from fabric_chat_runtime._http import IDEMPOTENCY_KEY_HEADER
 from fabric_chat_runtime.engine import Engine
 from fabric_chat_runtime.errors import NotFoundError, PermissionDeniedError, ProtocolError
-from fabric_chat_runtime.logs import get_logger
 from fabric_chat_runtime.pagination import Page
 from fabric_chat_runtime.subscriptions import MessageStream, Subscription
 
@@ -41,7 +41,7 @@ from ..models import (
 
 __all__ = ["ChatEngine", "ChatView"]
 
-logger = get_logger("fabric_chat_runtime.engine")
+logger = logging.getLogger("fabric_chat.engine")
 
 T = TypeVar("T", bound=msgspec.Struct)
 S = TypeVar("S")
