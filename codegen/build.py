@@ -282,7 +282,7 @@ def build_ir(data: dict[str, Any]) -> PackageIR:
     if events:
         contract_uses.use("EventType", *(event.payload for event in events))
     project_uses = ImportSet(model_names, {"CONTRACT": ".contract"})
-    project_uses.use("BaseProjectClient", "CONTRACT")
+    project_uses.use("BaseProjectClient", "CONTRACT", "HttpConnector")
     for route in routes:
         if route.auth == "basic":
             project_uses.use(route.response, *([route.body] if route.body else []))

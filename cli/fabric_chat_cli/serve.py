@@ -172,6 +172,30 @@ _DEFAULTS = ServerConfig()
     "--db postgresql://...",
 )
 @click.option(
+    "--tls-cert",
+    envvar="FABRIC_CHAT_TLS_CERT",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM certificate chain: serve HTTPS and WSS (with --tls-key). Pages served over "
+    "https can only reach a TLS server.",
+)
+@click.option(
+    "--tls-key",
+    envvar="FABRIC_CHAT_TLS_KEY",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM private key of --tls-cert; a key file every user may read is refused.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    default=("*",),
+    show_default=True,
+    help="Origin whose pages may call the subscriber API from a browser (repeatable): * (any "
+    "page; bearer tokens are never sent on their own), https://app.example.com, or none.",
+)
+@click.option(
     "--log-level",
     default="WARNING",
     show_default=True,
@@ -200,6 +224,9 @@ def serve(
     header_timeout: float,
     stall_timeout: float,
     workers: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    cors_origins: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the local chat server (REST and WebSocket on one origin)."""
@@ -213,6 +240,9 @@ def serve(
     if (project_id is None) != (project_token is None):
         raise click.UsageError("give both --project-id and --project-token, or neither")
     db_path, database_url = _database(database)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give both --tls-cert and --tls-key, or neither")
+    cors_origins = () if cors_origins == ("none",) else cors_origins
     if workers > 1 and database_url is None:
         raise click.UsageError(
             "--workers above 1 needs --db postgresql://...: a SQLite file has one writer"
@@ -223,6 +253,16 @@ def serve(
             require_extra("postgres", "fabric-chat serve --db postgresql://...")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
+    # The server's modules need the server extra (checked above): imported only now.
+    from fabric_chat_server.cors import check_origins
+    from fabric_chat_server.runner import run_server
+    from fabric_chat_server.tls import TlsConfigError, server_tls_context
+    from fabric_chat_server.workers import serve_workers
+
+    try:
+        check_origins(cors_origins)
+    except ValueError as exc:
+        raise click.UsageError(f"--cors-origin: {exc}") from None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogLineFormatter(LOG_FORMAT))
     logging.basicConfig(level=log_level, handlers=[handler])
@@ -249,11 +289,14 @@ def serve(
         auth_timeout=auth_timeout,
         header_timeout=header_timeout,
         stall_timeout=stall_timeout,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        cors_origins=cors_origins,
     )
-    # The server's modules need the server extra (checked above): imported only now.
-    from fabric_chat_server.runner import run_server
-    from fabric_chat_server.workers import serve_workers
-
+    try:
+        server_tls_context(config)  # a bad certificate or key stops here, before anything starts
+    except TlsConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         if workers > 1:
             try:

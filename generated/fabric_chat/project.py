@@ -9,6 +9,7 @@ and the benchmarks use this client; the token never appears in a repr, a log or 
 from __future__ import annotations
 
 from fabric_chat_runtime.project import BaseProjectClient
+from fabric_chat_runtime.transport import HttpConnector
 
 from .contract import CONTRACT
 from .models import (
@@ -32,6 +33,8 @@ class ProjectClient(BaseProjectClient):
         project_token: The project's API token (the Basic password).
         base_url: The server's base URL.
         timeout: Seconds each call may take, unless the call says otherwise.
+        connector: An ``aiohttp.BaseConnector`` for the session (a TLS context that trusts a
+            private certificate, say); the client then owns it and closes it.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class ProjectClient(BaseProjectClient):
         project_token: str,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
+        connector: HttpConnector | None = None,
     ) -> None:
         super().__init__(
             contract=CONTRACT,
@@ -48,6 +52,7 @@ class ProjectClient(BaseProjectClient):
             project_token=project_token,
             base_url=base_url,
             timeout=timeout,
+            connector=connector,
         )
 
     async def create_address(

@@ -43,6 +43,7 @@ class BaseProjectClient:
         project_token: str,
         base_url: str,
         timeout: float = 30.0,
+        connector: object | None = None,
     ) -> None:
         if not project_id or not project_token:
             raise errors.InvalidArgumentError("project_id and project_token are required")
@@ -56,7 +57,7 @@ class BaseProjectClient:
         self._authorization = "Basic " + base64.b64encode(pair).decode()
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._transport = Transport(user_agent=AGENT)
+        self._transport = Transport(user_agent=AGENT, connector=connector)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, project_id={self.project_id!r})"

@@ -16,6 +16,7 @@ from fabric_chat.contract import LIMITS, WS_PATH
 from .auth import TokenService, hash_project_token
 from .bus import Bus, LocalBus
 from .config import ADDRESS_FACTOR, ServerConfig
+from .cors import add_cors
 from .errors import error_middleware
 from .hub import Hub
 from .limits import LoginGuard, make_throttle
@@ -144,6 +145,7 @@ def create_app(
 
     Raises:
         RuntimeError: The route contract names an operation without a handler.
+        ValueError: ``config.cors_origins`` holds something that is not an origin.
     """
     store = store if store is not None else open_store(config)
     if bus is None and config.database_url is not None:
@@ -179,6 +181,7 @@ def create_app(
     app[_CONNECTIONS] = set()
     add_request_ids(app)
     register_routes(app)
+    add_cors(app, config.cors_origins)
     app.router.add_get(WS_PATH, websocket_handler)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_on_shutdown)

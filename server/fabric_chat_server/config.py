@@ -71,6 +71,13 @@ class ServerConfig:
             may stay idle between requests).
         positions_save_interval: Seconds between saves of acked positions to the store.
         disconnect_timeout: Seconds to wait for a client's answer to ``signalwire.disconnect``.
+        tls_cert: PEM certificate chain: serve HTTPS and WSS (with ``tls_key``); ``None``
+            serves plain HTTP and WS.
+        tls_key: PEM private key of ``tls_cert`` (a file no other user may read).
+        cors_origins: Origins whose pages may call the subscriber API (the bearer-token
+            routes) from a browser: ``("*",)`` (any page: the token is never sent on its
+            own, so no page can act as a user without holding that user's token), a list of
+            exact origins (``https://app.example.com``), or ``()`` for no CORS at all.
     """
 
     host: str = "127.0.0.1"
@@ -103,3 +110,11 @@ class ServerConfig:
     header_timeout: float = 15.0
     positions_save_interval: float = 0.5
     disconnect_timeout: float = 0.3
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server serves HTTPS and WSS."""
+        return self.tls_cert is not None

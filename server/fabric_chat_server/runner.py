@@ -12,6 +12,7 @@ from aiohttp import web
 from .app import create_app
 from .config import ServerConfig
 from .state import STATE
+from .tls import server_tls_context
 
 __all__ = ["run_server"]
 
@@ -27,8 +28,8 @@ async def run_server(
 ) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, then stop cleanly.
 
-    The first stdout line is ``listening on http://HOST:PORT``; a project credential pair made by
-    this run follows, printed this once.
+    The first stdout line is ``listening on http://HOST:PORT`` (``https`` with TLS); a project
+    credential pair made by this run follows, printed this once.
 
     Args:
         config: The settings.
@@ -37,6 +38,7 @@ async def run_server(
             (``fabric-chat serve --workers N``).
         on_ready: Called with the bound port once the server accepts connections.
     """
+    tls = server_tls_context(config)  # a bad certificate or key stops here, before binding
     app = create_app(config)
     runner = web.AppRunner(
         app, shutdown_timeout=0.5, handle_signals=False, keepalive_timeout=config.header_timeout
@@ -47,13 +49,16 @@ async def run_server(
         loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port or None)
+        site = web.TCPSite(
+            runner, config.host, config.port, reuse_port=reuse_port or None, ssl_context=tls
+        )
         await site.start()
         port = int(runner.addresses[0][1])
         if on_ready is not None:
             on_ready(port)
         if announce:
-            print(f"listening on http://{config.host}:{port}", flush=True)
+            scheme = "https" if config.tls else "http"
+            print(f"listening on {scheme}://{config.host}:{port}", flush=True)
             state = app[STATE]
             if state.generated_credentials and state.project_token is not None:
                 print(f"project id: {state.project_id}", flush=True)

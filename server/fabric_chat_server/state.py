@@ -74,7 +74,8 @@ class ServerState:
     def public_origin(self, request: web.Request) -> str:
         """Return the origin absolute links use: ``config.public_origin``, else the origin of
         ``config.public_url`` (``ws`` as ``http``, ``wss`` as ``https``), else
-        ``http://HOST:PORT`` of the bound socket. Never the request's ``Host`` header.
+        ``http://HOST:PORT`` (``https`` with TLS) of the bound socket. Never the request's
+        ``Host`` header.
         """
         if self.config.public_origin:
             return self.config.public_origin.rstrip("/")
@@ -89,7 +90,8 @@ class ServerState:
     def channel_for(self, request: web.Request) -> str:
         """Return the ``ch`` header of a token minted through ``request``.
 
-        That is ``config.public_url`` when set, else ``ws://HOST:PORT`` of the bound socket:
+        That is ``config.public_url`` when set, else ``ws://HOST:PORT`` (``wss`` with TLS) of
+        the bound socket:
         the configured host and the port the request came in on (the real one after
         ``port=0``). Never the request's ``Host`` header, which the caller chooses.
         """
@@ -101,7 +103,8 @@ class ServerState:
             port = int(local[1])
         if ":" in host:  # an IPv6 address
             host = f"[{host}]"
-        return f"ws://{host}:{port}"
+        scheme = "wss" if self.config.tls else "ws"
+        return f"{scheme}://{host}:{port}"
 
 
 STATE = web.AppKey("fabric_chat_state", ServerState)

@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from aiohttp import web
+from aiohttp import TCPConnector, web
 from fabric_chat.models import CreateAddressRequest, CreateSubscriberTokenRequest
 from fabric_chat.project import ProjectClient
 
@@ -37,11 +38,12 @@ from .app import create_app
 from .bus import Bus
 from .config import ServerConfig
 from .state import STATE, ServerState
+from .tls import server_tls_context
 from .websocket import close_all_sockets
 
 __all__ = ["LocalServer", "ServerProcess", "ThreadedServer"]
 
-_LISTENING = re.compile(r"^listening on (http://\S+)$")
+_LISTENING = re.compile(r"^listening on (https?://\S+)$")
 _T = TypeVar("_T")
 
 
@@ -53,6 +55,8 @@ class LocalServer:
         bus: The bus to other instances (a :class:`~fabric_chat_server.bus.LocalBus` when
             ``None``).
         database_url: A PostgreSQL DSN: the store is then that database, not SQLite.
+        client_ssl: The TLS context this helper's own project client uses to reach the server
+            (one that trusts the certificate of ``tls_cert``, when it is a private one).
         **config_overrides: Any :class:`~fabric_chat_server.config.ServerConfig` field
             (``ping_interval``, ``resume_window``, ``rate_limit_per_second``...).
     """
@@ -63,9 +67,11 @@ class LocalServer:
         *,
         bus: Bus | None = None,
         database_url: str | None = None,
+        client_ssl: ssl.SSLContext | None = None,
         **config_overrides: Any,
     ) -> None:
         self._bus = bus
+        self._client_ssl = client_ssl
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if database_url is not None:
             config_overrides["database_url"] = database_url
@@ -100,13 +106,15 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.config.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https`` with TLS)."""
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        """``ws://127.0.0.1:PORT``."""
-        return f"ws://{self.config.host}:{self.port}"
+        """``ws://127.0.0.1:PORT`` (``wss`` with TLS)."""
+        scheme = "wss" if self.config.tls else "ws"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     async def start(self) -> None:
         """Start the server (on the same port as before, after a stop)."""
@@ -120,7 +128,7 @@ class LocalServer:
             keepalive_timeout=config.header_timeout,
         )
         await runner.setup()
-        site = web.TCPSite(runner, config.host, self.port)
+        site = web.TCPSite(runner, config.host, self.port, ssl_context=server_tls_context(config))
         await site.start()
         self._app, self._runner = app, runner
         self.port = int(runner.addresses[0][1])
@@ -175,10 +183,12 @@ class LocalServer:
         if self._project is None:
             if not self.project_id or not self.project_token:
                 raise RuntimeError("this server's project credentials are not known here")
+            connector = None if self._client_ssl is None else TCPConnector(ssl=self._client_ssl)
             self._project = ProjectClient(
                 project_id=self.project_id,
                 project_token=self.project_token,
                 base_url=self.base_url,
+                connector=connector,
             )
         return self._project
 
@@ -304,8 +314,9 @@ class ServerProcess:
 
     @property
     def ws_url(self) -> str:
-        """``ws://HOST:PORT`` of the running server."""
-        return "ws://" + self.base_url.removeprefix("http://")
+        """``ws://HOST:PORT`` (``wss`` over TLS) of the running server."""
+        scheme, _, rest = self.base_url.partition("://")
+        return ("wss" if scheme == "https" else "ws") + "://" + rest
 
     async def start(self) -> None:
         """Start the process and wait for its ``listening on`` line."""

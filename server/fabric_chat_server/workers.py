@@ -171,7 +171,8 @@ def serve_workers(
 ) -> int:
     """Serve with ``workers`` processes on ``config.port`` until SIGTERM or SIGINT.
 
-    Prints ``listening on http://HOST:PORT`` (and credentials made by this run, once).
+    Prints ``listening on http://HOST:PORT`` (``https`` with TLS; and credentials made by this
+    run, once).
 
     Returns:
         The exit status: 0 after a requested stop, 1 when workers kept dying.
@@ -193,7 +194,8 @@ def serve_workers(
         supervisor.start_all()
         if reserved is not None:
             reserved.close()
-        print(f"listening on http://{config.host}:{port}", flush=True)
+        scheme = "https" if config.tls else "http"
+        print(f"listening on {scheme}://{config.host}:{port}", flush=True)
         if generated and project_token is not None:
             print(f"project id: {project_id}", flush=True)
             print(f"project token: {project_token}", flush=True)

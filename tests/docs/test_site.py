@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.docs.browser import Browser, open_browser
+from tests.support.browser import Browser, open_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / "build" / "site"
