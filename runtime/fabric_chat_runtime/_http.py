@@ -8,10 +8,10 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
@@ -78,15 +78,34 @@ class HttpClient:
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self._base_url!r})"
 
-    def page_decoder(self, item_type: Any) -> Callable[[bytes], PageEnvelope]:
-        """Return the decoder of a page envelope whose items are ``item_type`` (built once)."""
-        return self._vocabulary.page_decoder(item_type)
+    def url(self, path: str, query: Mapping[str, str | int] | None = None) -> str:
+        """Return the absolute URL of a path on the base URL (absolute URLs pass through).
 
-    def url(self, path: str) -> str:
-        """Return the absolute URL of a path on the base URL (absolute URLs pass through)."""
-        if path.startswith(("http://", "https://")):
-            return path
-        return self._base_url + path
+        ``query``, when given, is appended (a paged route's first page).
+        """
+        url = path if path.startswith(("http://", "https://")) else self._base_url + path
+        if query is None:
+            return url
+        return url + "?" + urlencode({key: str(value) for key, value in query.items()})
+
+    def page_reader(
+        self, item_type: Any, timeout: float | None = None
+    ) -> Callable[[str], Awaitable[PageEnvelope]]:
+        """Return a function that reads the page at a URL, its items decoded as ``item_type``.
+
+        The function raises :class:`~fabric_chat_runtime.errors.ProtocolError` when the answer
+        is not a page of such items, and whatever :meth:`call` raises.
+        """
+        decode = self._vocabulary.page_decoder(item_type)
+
+        async def read(url: str) -> PageEnvelope:
+            answer = await self.call("GET", url, timeout=timeout)
+            try:
+                return decode(answer)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise errors.ProtocolError(f"unexpected page: {exc}") from None
+
+        return read
 
     async def call(
         self,

@@ -192,7 +192,7 @@ class BaseClient:
         engine = self._engine
         return (
             f"{type(self).__name__}(base_url={engine.base_url!r}, ws_url={engine.ws_url!r}, "
-            f"state={engine.state.value!r})"
+            f"state={engine.states.state.value!r})"
         )
 
     async def __aenter__(self) -> Self:
@@ -221,7 +221,7 @@ class BaseClient:
         ``failed`` once the server refused the token: the socket stays down, every subscription
         has ended and a later ``subscribe`` raises ``AuthenticationError``.
         """
-        return self._engine.state
+        return self._engine.states.state
 
     def on_state_change(self, callback: Callable[[ConnectionState], object]) -> Callable[[], None]:
         """Call ``callback(state)`` on every connection state change.

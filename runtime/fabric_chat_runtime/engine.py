@@ -1,47 +1,40 @@
-"""The generic engine behind the generated namespaces.
+"""The generic engine behind the generated namespaces: the contract's routes and the live feeds.
 
 Every generated method validates its arguments and then makes exactly one call to a method of
 the engine its spec names, passing the generated struct type it wants back. This class knows no
-schema: it calls the contract's routes (:meth:`Engine.request`, :meth:`Engine.page`), reads a
-feed's history and follows its live events (the ``listMessages`` route and the vocabulary's
+schema. It calls the contract's routes over HTTP (:meth:`Engine.request`, :meth:`Engine.page`,
+:meth:`Engine.history`: requests and pages) and hands live feeds to its
+:class:`~.live.LiveFeeds` (:meth:`Engine.subscribe`, :meth:`Engine.stream`: the vocabulary's
 message events, every message as it is). A package adds its own semantics by subclassing it
 (``fabric_chat.lib.chat.ChatEngine``: joins, sends, chat views) with the building blocks below
 (:meth:`Engine.history_pages`, :meth:`Engine.open_feed`, :meth:`Engine.route_path`).
 """
 
-# The seam's methods take a per-call ``timeout`` (seconds) by design; it bounds each HTTP attempt.
+# The engine's methods take a per-call ``timeout`` (seconds) by design; it bounds each attempt.
 # ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import logging
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TypeVar
 
 import msgspec
 
 from . import errors
-from ._history import HistoryReader, PlainPages, first_url
 from ._http import HttpClient
-from ._subscription_registry import SubscriptionRegistry
-from ._tasks import TaskOwner
-from .contract import Contract, Vocabulary, decoder, encode
+from .contract import Contract, decoder, encode
+from .live import LiveFeeds
 from .message_view import ALL_MESSAGES, FeedView
-from .pagination import Page
+from .pagination import HistoryReader, Page, PlainPages
 from .retry import ReconnectPolicy, RetryPolicy
-from .session import HeartbeatPolicy, SocketSession
-from .state import ConnectionState, StateWatch
+from .session import HeartbeatPolicy
 from .subscriptions import MessageStream, Subscription
 from .tokens import TokenSource
 from .transport import Transport
 
 __all__ = ["Engine"]
-
-logger = logging.getLogger("fabric_chat.engine")
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -78,7 +71,12 @@ def _decode_as(result_type: type[T], body: bytes) -> T:
 
 
 class Engine:
-    """Transport, socket session, feeds and the contract's routes for one client (no schema)."""
+    """The contract's routes and the live feeds of one client (no schema).
+
+    Attributes:
+        live: The socket, the subscriptions on it and the background tasks.
+        states: The connection state (``live.states``): ``closed`` once :meth:`aclose` ran.
+    """
 
     def __init__(
         self,
@@ -98,11 +96,9 @@ class Engine:
         connector: object | None = None,
         trust_env: bool = True,
     ) -> None:
-        self._contract = contract
         if contract.vocabulary is None:
             raise errors.InvalidArgumentError("the contract has no wire vocabulary")
-        vocabulary: Vocabulary = contract.vocabulary
-        self.tokens = tokens
+        self._contract = contract
         self._transport = Transport(
             session=session,
             user_agent=agent,
@@ -110,36 +106,29 @@ class Engine:
             trust_env=trust_env,
             read_timeout=read_timeout,
         )
-        self.states = StateWatch()
         self._http = HttpClient(
             self._transport,
             base_url=base_url,
             tokens=tokens,
             retry=retry,
             timeout=timeout,
-            is_closed=lambda: self.closed,
-            vocabulary=vocabulary,
+            is_closed=lambda: self.live.closed,
+            vocabulary=contract.vocabulary,
         )
-        self._tasks = TaskOwner()
-        self._subscriptions = SubscriptionRegistry(
-            self._http, self._tasks, reconnect, message_events=vocabulary.message_events
-        )
-        self.socket = SocketSession(
+        self.live = LiveFeeds(
             self._transport,
-            vocabulary=vocabulary,
+            self._http,
+            vocabulary=contract.vocabulary,
             ws_url=ws_url,
             tokens=tokens,
             agent=agent,
-            sink=self._subscriptions,
-            state=self.states,
             reconnect=reconnect,
             heartbeat=heartbeat,
             connect_timeout=connect_timeout,
         )
+        self.states = self.live.states
         self.base_url = base_url
         self.ws_url = ws_url
-        self._refresher: object | None = None
-        tokens.on_refresh(self.socket.reauthenticate)
 
     def __repr__(self) -> str:
         return f"Engine(base_url={self.base_url!r}, ws_url={self.ws_url!r})"
@@ -150,38 +139,15 @@ class Engine:
         derived._http = self._http.derive(timeout=timeout, max_attempts=max_attempts)
         return derived
 
-    async def _keep_token_fresh(self) -> None:
-        """Refresh the token before it expires, for as long as the client lives.
-
-        The socket swaps it in with ``signalwire.reauthenticate`` (a listener of the source).
-        """
-        tokens = self.tokens
-        while True:
-            due = tokens.refresh_at()
-            if due is None:
-                return
-            await asyncio.sleep(max(0.0, due - time.time()))
-            try:
-                await tokens.refresh(stale=tokens.token)
-            except errors.AuthenticationError as exc:
-                logger.warning("token refresh failed: %s; trying again in 1s", exc.message)
-                await asyncio.sleep(1.0)
-
-    async def _start_refresher(self) -> None:
-        if self._refresher is None and self.tokens.refreshable:
-            self._refresher = await self._tasks.spawn(
-                self._keep_token_fresh(), name="fabric-chat-token-refresh"
-            )
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise errors.ClientClosedError("the client is closed")
-        self._tasks.raise_if_failed()
-
     @property
     def contract(self) -> Contract:
         """The contract whose routes this engine calls."""
         return self._contract
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self.live.closed
 
     def route_path(self, operation_id: str, value: str | None = None) -> str:
         """Return a route's path, its one path parameter (if any) set to ``value``."""
@@ -191,7 +157,7 @@ class Engine:
             return route.expand()
         return route.expand({names[0]: value})
 
-    # REST.
+    # Routes: requests and pages.
 
     async def request(
         self,
@@ -210,7 +176,7 @@ class Engine:
         Query parameters and headers whose value is None are left out; a mapping ``body`` is
         sent without its None-valued keys.
         """
-        self._check_open()
+        self.live.check_open()
         route = self._contract.route(operation_id)
         answer = await self._http.call(
             route.method,
@@ -234,15 +200,13 @@ class Engine:
         timeout: float | None = None,
     ) -> Page[T]:
         """Fetch the first page of a paged route (e.g. ``listConversations``)."""
-        self._check_open()
+        self.live.check_open()
         route = self._contract.route(operation_id)
         params = _query_strings(query)
         if page_size is not None:
             params["page_size"] = str(page_size)
-        pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
-        return await pages.read(first_url(self._http, route.expand(path), params))
-
-    # Histories and live feeds: the building blocks, and the generic feed.
+        pages: PlainPages[T] = PlainPages(self._http.page_reader(item_type, timeout))
+        return await pages.first(self._http.url(route.expand(path), params))
 
     async def history_pages(
         self,
@@ -258,36 +222,14 @@ class Engine:
         With a ``view`` only what it keeps is shown, as it shows it, and short server pages are
         refilled up to ``page_size``; without one, the server's pages as they are.
         """
-        self._check_open()
-        url = first_url(self._http, path, {"page_size": page_size})
+        self.live.check_open()
+        url = self._http.url(path, {"page_size": page_size})
+        read = self._http.page_reader(item_type, timeout)
         if view is None:
-            pages: PlainPages[T] = PlainPages(self._http, item_type, timeout)
-            return await pages.read(url)
-        reader: HistoryReader[T] = HistoryReader(
-            self._http, item_type=item_type, page_size=page_size, view=view, timeout=timeout
-        )
+            pages: PlainPages[T] = PlainPages(read)
+            return await pages.first(url)
+        reader: HistoryReader[T] = HistoryReader(read, page_size=page_size, view=view)
         return await reader.first(url)
-
-    async def open_feed(
-        self,
-        *,
-        item_type: type[T],
-        on_message: Callable[[T], object],
-        view: FeedView,
-        history_path: str,
-    ) -> Subscription:
-        """Connect the socket if needed and start a subscription to the events ``view`` routes.
-
-        Raises:
-            AuthenticationError: The server refused the token (now or on an earlier connect).
-        """
-        self._check_open()
-        self.socket.raise_if_refused()
-        await self.socket.ensure_connected(self._tasks)
-        await self._start_refresher()
-        return await self._subscriptions.open(
-            item_type=item_type, on_message=on_message, view=view, history_path=history_path
-        )
 
     async def history(
         self, *, item_type: type[T], page_size: int, timeout: float | None = None
@@ -307,6 +249,25 @@ class Engine:
                 yield item
 
         return items()
+
+    # Live feeds.
+
+    async def open_feed(
+        self,
+        *,
+        item_type: type[T],
+        on_message: Callable[[T], object],
+        view: FeedView,
+        history_path: str,
+    ) -> Subscription:
+        """Connect the socket if needed and start a subscription to the events ``view`` routes.
+
+        Raises:
+            AuthenticationError: The server refused the token (now or on an earlier connect).
+        """
+        return await self.live.open(
+            item_type=item_type, on_message=on_message, view=view, history_path=history_path
+        )
 
     async def subscribe(
         self, *, item_type: type[T], on_message: Callable[[T], object]
@@ -331,29 +292,15 @@ class Engine:
 
         return MessageStream(start)
 
-    # Lifecycle.
-
-    @property
-    def state(self) -> ConnectionState:
-        """The socket's connection state."""
-        return self.states.state
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called: the state machine says so (``closed``)."""
-        return self.states.state is ConnectionState.CLOSED
-
     async def aclose(self) -> None:
         """Cancel every subscription, close the socket and the HTTP session; idempotent.
 
         Raises:
             Exception: A background task's failure that no call has raised yet.
         """
-        if self.closed:
+        if self.live.closed:
             return
-        self.states.set(ConnectionState.CLOSED)
-        self._subscriptions.cancel_all()
         try:
-            await self._tasks.aclose()  # raises a background failure no call has raised yet
+            await self.live.aclose()  # raises a background failure no call has raised yet
         finally:
             await self._transport.aclose()

@@ -1,4 +1,4 @@
-"""Which messages of a feed a caller sees, and how each is shown: one object, three readers.
+"""Which messages of a feed a caller sees, how each is shown, and how they are ordered.
 
 A history page, a backfill after a refused resume and the live routing of socket events all
 ask the same :class:`FeedView`, so a rule of what a caller sees is written once. The runtime
@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-__all__ = ["ALL_MESSAGES", "FeedKey", "FeedView"]
+__all__ = ["ALL_MESSAGES", "FeedKey", "FeedView", "message_position"]
 
 T = TypeVar("T")
 
@@ -22,6 +22,12 @@ class FeedKey(msgspec.Struct):
 
     id: str
     ts: float = 0.0
+
+
+def message_position(item: object) -> tuple[float, str]:
+    """Return the ``(ts, id)`` that orders messages."""
+    ts = getattr(item, "ts", 0.0)
+    return (float(ts) if isinstance(ts, int | float) else 0.0, str(getattr(item, "id", "")))
 
 
 class FeedView(Protocol):

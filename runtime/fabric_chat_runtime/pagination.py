@@ -1,13 +1,46 @@
-"""Pages of results as data: the items and a cursor each way, and how to walk them."""
+"""Pages as data: the items and a cursor each way, and the sources that read them.
+
+A :class:`Page` holds its items and two cursors; :meth:`Page.next_page` and
+:meth:`Page.prev_page` hand a cursor to the page's source and read nothing else. There are two
+sources, both over a function that reads one server page at a URL:
+
+- :class:`PlainPages`: the server's pages as they are; a cursor is a page's URL.
+- :class:`HistoryReader`: the pages of a :class:`~.message_view.FeedView`, refilled up to the
+  page size from the next server pages. Its cursors are :class:`Position` values, each between
+  two items of a server page already read (the page itself is kept, so going back never reads
+  it again to find its place): the items before the position are newer, the ones from it on
+  are older.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["Page", "PageSource", "iter_pages"]
+from .contract import PageEnvelope
+from .message_view import FeedView
+
+__all__ = [
+    "MAX_ROUNDS",
+    "HistoryReader",
+    "Page",
+    "PageSource",
+    "PlainPages",
+    "Position",
+    "ReadPage",
+    "ServerPage",
+    "iter_pages",
+]
 
 T = TypeVar("T")
+
+#: At most this many server pages are read to fill one page of a view.
+MAX_ROUNDS = 200
+
+ReadPage = Callable[[str], Awaitable[PageEnvelope]]
+"""Reads and decodes the server page at a URL (``HttpClient.page_reader``)."""
 
 
 class PageSource(Protocol[T]):
@@ -110,3 +143,140 @@ async def iter_pages(first: Callable[[], Awaitable[Page[T]]]) -> AsyncIterator[T
     page = await first()
     async for item in page.iter_all():
         yield item
+
+
+class PlainPages(Generic[T]):
+    """The server's pages as they are: a cursor is a page's URL."""
+
+    def __init__(self, read: ReadPage) -> None:
+        self._read = read
+
+    async def first(self, url: str) -> Page[T]:
+        """Return the page at ``url``."""
+        envelope = await self._read(url)
+        return Page(
+            envelope.data,
+            source=self,
+            next_cursor=envelope.links.next,
+            prev_cursor=envelope.links.prev,
+        )
+
+    async def older(self, cursor: object) -> Page[T]:
+        """Return the page at ``cursor`` (a URL)."""
+        return await self.first(str(cursor))
+
+    newer = older
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ServerPage(Generic[T]):
+    """One server page as read: the items the view keeps, as it shows them, and its links."""
+
+    items: tuple[T, ...]
+    prev: str | None
+    """The server's newer page."""
+    next: str | None
+    """The server's older page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position(Generic[T]):
+    """A place in a view: ``page.items[:offset]`` are newer than it, ``page.items[offset:]``
+    older (then the server's pages on either side)."""
+
+    page: ServerPage[T]
+    offset: int
+
+    @property
+    def has_newer(self) -> bool:
+        """Whether anything newer may exist (a kept item before it, or a newer server page)."""
+        return self.offset > 0 or self.page.prev is not None
+
+    @property
+    def has_older(self) -> bool:
+        """Whether anything older may exist (a kept item from it on, or an older server page)."""
+        return self.offset < len(self.page.items) or self.page.next is not None
+
+
+class HistoryReader(Generic[T]):
+    """The pages of one history call through a :class:`FeedView`, refilled to ``page_size``.
+
+    Each page holds :class:`Position` cursors; :meth:`older` and :meth:`newer` read from them.
+    """
+
+    def __init__(self, read: ReadPage, *, page_size: int, view: FeedView) -> None:
+        self._read_envelope = read
+        self._size = page_size
+        self._view = view
+
+    async def _read(self, url: str) -> ServerPage[T]:
+        envelope = await self._read_envelope(url)
+        view = self._view
+        items = tuple(view.shown(item) for item in envelope.data if view.keeps(item))
+        return ServerPage(items, envelope.links.prev, envelope.links.next)
+
+    async def first(self, url: str) -> Page[T]:
+        """Return the newest page, reading from ``url`` (the route's first page)."""
+        newest = await self._read(url)
+        page = await self.older(Position(newest, 0))
+        page.prev_cursor = None  # the first server page is the newest: nothing is newer
+        return page
+
+    async def older(self, cursor: object) -> Page[T]:
+        """Return up to ``page_size`` items older than ``cursor``, newest first."""
+        assert isinstance(cursor, Position)
+        taken: list[T] = []
+        page: ServerPage[T] = cursor.page
+        index = cursor.offset
+        start: Position[T] | None = None
+        rounds = 0
+        while True:
+            while index < len(page.items) and len(taken) < self._size:
+                if start is None:
+                    start = Position(page, index)
+                taken.append(page.items[index])
+                index += 1
+            if len(taken) >= self._size or page.next is None or rounds >= MAX_ROUNDS:
+                break
+            page, index = await self._read(page.next), 0
+            rounds += 1
+        end = Position(page, index)
+        if start is None:  # nothing kept: an empty page; back is where this one began
+            prev = cursor if cursor.has_newer else None
+        else:
+            prev = start if start.has_newer else None
+        return Page(
+            taken,
+            source=self,
+            next_cursor=end if end.has_older else None,
+            prev_cursor=prev,
+        )
+
+    async def newer(self, cursor: object) -> Page[T]:
+        """Return up to ``page_size`` items newer than ``cursor``, newest first."""
+        assert isinstance(cursor, Position)
+        taken: deque[T] = deque()
+        page: ServerPage[T] = cursor.page
+        index = cursor.offset
+        end: Position[T] | None = None
+        rounds = 0
+        while True:
+            while index > 0 and len(taken) < self._size:
+                index -= 1
+                if end is None:
+                    end = Position(page, index + 1)
+                taken.appendleft(page.items[index])
+            if len(taken) >= self._size or page.prev is None or rounds >= MAX_ROUNDS:
+                break
+            page = await self._read(page.prev)
+            index = len(page.items)
+            rounds += 1
+        start = Position(page, index)
+        if end is None:  # nothing kept: an empty page; forward is where this one began
+            end = cursor
+        return Page(
+            list(taken),
+            source=self,
+            next_cursor=end if end.has_older else None,
+            prev_cursor=start if start.has_newer else None,
+        )

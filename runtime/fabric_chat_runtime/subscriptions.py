@@ -20,10 +20,9 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._history import message_position
 from .contract import decoder
 from .errors import FabricChatError
-from .message_view import FeedKey, FeedView
+from .message_view import FeedKey, FeedView, message_position
 from .retry import ReconnectPolicy
 
 __all__ = ["MessageStream", "Subscription"]

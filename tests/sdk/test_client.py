@@ -98,7 +98,7 @@ def test_policies_validate_themselves() -> None:
 async def test_options_reach_the_engine_and_repr_hides_the_token() -> None:
     token = make_token("ws://127.0.0.1:1")
     client = Client(token=token, ping_timeout=2.5, connect_timeout=1.0, agent="me/1", timeout=3.0)
-    assert client.engine.socket._heartbeat.ping_timeout == 2.5
+    assert client.engine.live.socket._heartbeat.ping_timeout == 2.5
     assert "ws_url='ws://127.0.0.1:1'" in repr(client)
     assert token not in repr(client)
     assert token not in repr(client.engine)

@@ -226,7 +226,7 @@ async def test_no_token_in_reprs_errors_or_logs(
     async with client:
         with pytest.raises(errors.AuthenticationError) as caught:
             await client.engine.my_address()
-        seen = [repr(client), str(client), repr(client.engine), repr(client.engine.socket)]
+        seen = [repr(client), str(client), repr(client.engine), repr(client.engine.live.socket)]
         seen += [str(caught.value), repr(caught.value)]
     seen += [record.getMessage() for record in caplog.records]
     assert all(server.token not in text for text in seen)

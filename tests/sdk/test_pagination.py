@@ -5,8 +5,7 @@ from __future__ import annotations
 import fabric_chat
 import pytest
 from fabric_chat_runtime import errors
-from fabric_chat_runtime._history import MAX_ROUNDS
-from fabric_chat_runtime.pagination import Page, iter_pages
+from fabric_chat_runtime.pagination import MAX_ROUNDS, Page, iter_pages
 
 from .conftest import PEER, Canned, ChatMessage, Client, Conversation, FakeServer, Message
 

@@ -144,7 +144,7 @@ async def test_resume_with_a_new_protocol_forgets_the_old_state(server: FakeServ
         await client.engine.subscribe_conversation(
             item_type=ChatMessage, on_message=print, address_id=PEER, chat_only=True
         )
-        await eventually(lambda: client.engine.socket.protocol == "proto-c")
+        await eventually(lambda: client.engine.live.socket.protocol == "proto-c")
         assert len(hellos) == 3
     assert hellos[1]["protocol"] == "proto-a"
     assert hellos[1]["authorization_state"] == "s"

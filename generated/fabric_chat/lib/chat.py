@@ -284,7 +284,7 @@ class ChatEngine(Engine):
         Raises:
             AuthenticationError: The server refused the token (now or on an earlier connect).
         """
-        self.socket.raise_if_refused()
+        self.live.socket.raise_if_refused()
         group_id = None
         if address_id is not None:
             group_id = (await self._joined(address_id, None)).group_id
