@@ -15,7 +15,8 @@ import uuid
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from fabric_chat_runtime.contract import ErrorDetail, Vocabulary
+from fabric_chat_runtime.contract import Vocabulary
+from fabric_chat_runtime.errors import ErrorDetail
 
 from .models import ErrorBody, PageLinks, RpcError
 

@@ -22,9 +22,10 @@ from urllib.parse import quote
 
 import msgspec
 
+from .errors import ErrorDetail
+
 __all__ = [
     "Contract",
-    "ErrorDetail",
     "EventType",
     "Model",
     "Param",
@@ -142,15 +143,6 @@ class RpcEvent(Protocol):
     def event_type(self) -> str: ...
     @property
     def params(self) -> msgspec.Raw: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorDetail:
-    """The first item of an error body (empty strings when the body held none)."""
-
-    code: str = ""
-    message: str = ""
-    attribute: str | None = None
 
 
 class PageLinksLike(Protocol):

@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .contract import ErrorDetail
+from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -45,6 +43,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ErrorDetail",
     "FabricChatError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -212,6 +211,20 @@ class ProtocolError(APIError):
 ConnectionError = APIConnectionError
 TimeoutError = APITimeoutError
 
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """The first item of an error body (empty strings when the body held none).
+
+    The contract's vocabulary reads it from an answer (``Vocabulary.read_error``);
+    :func:`error_from_response` turns it into an :class:`APIStatusError`.
+    """
+
+    code: str = ""
+    message: str = ""
+    attribute: str | None = None
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -248,10 +261,10 @@ def error_for_status(status: int) -> type[APIStatusError]:
 
 
 def _public(names: list[str], namespace: dict[str, Any]) -> None:
-    # Tracebacks and reprs name the classes where users import them from: fabric_chat.
+    # Tracebacks and reprs name the exceptions where users import them from: fabric_chat.
     for name in names:
         value = namespace[name]
-        if isinstance(value, type):
+        if isinstance(value, type) and issubclass(value, BaseException):
             value.__module__ = "fabric_chat"
 
 
