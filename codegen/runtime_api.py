@@ -40,7 +40,6 @@ _SYMBOL_MODULES = (
     "fabric_chat_runtime.client",
     "fabric_chat_runtime.contract",
     "fabric_chat_runtime.pagination",
-    "fabric_chat_runtime.project",
     "fabric_chat_runtime.retry",
     "fabric_chat_runtime.session",
     "fabric_chat_runtime.state",

@@ -8,7 +8,7 @@ and the benchmarks use this client; the token never appears in a repr, a log or 
 
 from __future__ import annotations
 
-from fabric_chat_runtime.project import BaseProjectClient
+from fabric_chat_runtime.client import BaseProjectClient
 from fabric_chat_runtime.transport import HttpConnector
 
 from .contract import CONTRACT
