@@ -17,18 +17,16 @@ import msgspec
 
 from . import errors
 from .contract import PageEnvelope, Vocabulary
-from .retry import RetryPolicy, parse_retry_after
+from .retry import IDEMPOTENCY_KEY_HEADER, RetryPolicy, parse_retry_after
 from .tokens import TokenSource
 from .transport import HttpResponse, Transport
 from .validation import require_seconds
 
-__all__ = ["IDEMPOTENCY_KEY_HEADER", "HttpClient"]
+__all__ = ["HttpClient"]
 
 logger = logging.getLogger("fabric_chat.http")
 
 
-#: The request header whose key lets the server answer a repeated request with its first answer.
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 #: Methods that change nothing on the server: repeating one after a timeout is safe.
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 

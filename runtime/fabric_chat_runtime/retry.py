@@ -1,4 +1,8 @@
-"""Backoff policies: HTTP retries and socket reconnects, with injectable sleep and random."""
+"""Backoff policies: HTTP retries and socket reconnects, with injectable sleep and random.
+
+A request that carries an :data:`IDEMPOTENCY_KEY_HEADER` (the same key on every attempt) is
+retried even after a timeout: the server answers a repeat with its first answer.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidArgumentError
 
-__all__ = ["ReconnectPolicy", "RetryPolicy", "parse_retry_after"]
+__all__ = ["IDEMPOTENCY_KEY_HEADER", "ReconnectPolicy", "RetryPolicy", "parse_retry_after"]
+
+#: The request header whose key lets the server answer a repeated request with its first answer.
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 Sleep = Callable[[float], Awaitable[None]]
 Random = Callable[[], float]

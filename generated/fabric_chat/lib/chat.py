@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from fabric_chat_runtime._http import IDEMPOTENCY_KEY_HEADER
 from fabric_chat_runtime.engine import Engine
 from fabric_chat_runtime.errors import NotFoundError, PermissionDeniedError, ProtocolError
 from fabric_chat_runtime.pagination import Page
+from fabric_chat_runtime.retry import IDEMPOTENCY_KEY_HEADER
 from fabric_chat_runtime.subscriptions import MessageStream, Subscription
 
 from ..models import (
