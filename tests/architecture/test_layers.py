@@ -65,6 +65,13 @@ def test_the_sdk_package_imports_neither_the_server_nor_the_cli() -> None:
         assert _ours(path) <= {"fabric_chat", "fabric_chat_runtime"}, path
 
 
+def test_the_sdk_package_imports_no_private_runtime_module() -> None:
+    """Generated code and ``lib`` use the runtime's public modules only."""
+    for path in _sources(PACKAGES["fabric_chat"]):
+        runtime = {m for m in _imports(path) if m.split(".")[0] == "fabric_chat_runtime"}
+        assert not {m for m in runtime if any(p.startswith("_") for p in m.split("."))}, path
+
+
 def test_the_server_uses_no_client_machinery_and_not_the_cli() -> None:
     """Of the runtime the server reads only the schema-free contract descriptions."""
     for path in _sources(PACKAGES["fabric_chat_server"]):
