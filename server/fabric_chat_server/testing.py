@@ -13,7 +13,6 @@ every socket (the server's classes carry no test hooks). :class:`ServerProcess` 
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 import secrets
@@ -172,8 +171,7 @@ class LocalServer:
 
     def basic_auth(self) -> str:
         """The ``Authorization`` header value of the project credentials (for raw requests)."""
-        pair = f"{self.project_id}:{self.project_token}".encode()
-        return "Basic " + base64.b64encode(pair).decode()
+        return ProjectClient.authorization(self.project_id, self.project_token)
 
     @property
     def _projects(self) -> ProjectClient:
