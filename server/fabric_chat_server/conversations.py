@@ -12,8 +12,8 @@ import uuid
 
 from fabric_chat.models import JoinConversationRequest, SendMessageRequest
 
+from .callers import Caller
 from .errors import ApiError
-from .inputs import Caller
 from .store import AddressRecord, ConversationRecord, Store
 from .views import own_address_in
 

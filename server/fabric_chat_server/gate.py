@@ -1,7 +1,9 @@
 """The edge gate: every request byte is decoded and checked once, here, into typed values.
 
 HTTP bodies, header values, path and query values and WebSocket frames pass through these
-functions before anything else reads them. What comes out is valid UTF-8 text within the
+functions before anything else reads them (a request's through :func:`read_body`,
+:func:`request_header` and :func:`page_params`, which answer a typed
+:class:`~fabric_chat_server.errors.ApiError`). What comes out is valid UTF-8 text within the
 limits of ``spec/chat.yaml`` (:data:`~fabric_chat.contract.LIMITS` and
 :data:`~fabric_chat.contract.FIELD_RULES`); what does not raises :class:`GateError` with the
 status, the message and the attribute at fault, before any state changes. So nothing stored
@@ -16,7 +18,11 @@ import re
 from typing import Any, TypeVar
 
 import msgspec
+from aiohttp import web
 from fabric_chat.contract import FIELD_RULES, LIMITS, FieldRule
+from fabric_chat_runtime.contract import Route
+
+from .errors import ApiError
 
 __all__ = [
     "FRAME_DEPTH",
@@ -26,6 +32,9 @@ __all__ = [
     "check_json_shape",
     "decode_json",
     "header_text",
+    "page_params",
+    "read_body",
+    "request_header",
 ]
 
 T = TypeVar("T")
@@ -33,6 +42,9 @@ T = TypeVar("T")
 FRAME_DEPTH = LIMITS.json_depth + 8
 """The deepest nesting of a whole body or frame: metadata's own limit plus its envelope."""
 
+_DIGITS = re.compile(r"[0-9]+")
+_JSON_TYPES = ("application/json",)
+_MAX_PAGE_TOKEN = 1024  # far past any token the server makes
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]*)`")
 
@@ -221,3 +233,64 @@ def header_text(headers: Any, name: str) -> str | None:
     except UnicodeEncodeError:
         raise GateError(400, f"the {name} header is not valid UTF-8", attribute=name) from None
     return value
+
+
+async def read_body(request: web.Request, body_type: type[T], *, max_bytes: int) -> T:
+    """Read, decode and check a JSON body of at most ``max_bytes`` into ``body_type``.
+
+    Raises:
+        ApiError: 415 not ``application/json``, 413 over the size limit, 400 invalid UTF-8
+            or malformed JSON, 422 wrong shape, types, or past a limit of the spec.
+    """
+    if request.content_type not in _JSON_TYPES or request.charset not in (None, "utf-8"):
+        raise ApiError(415, "the request body must be application/json (UTF-8)")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "the request body is too large")
+    raw = await request.read()
+    if len(raw) > max_bytes:
+        raise ApiError(413, "the request body is too large")
+    try:
+        body = decode_json(raw, body_type)
+        if isinstance(body, msgspec.Struct):
+            check_fields(body)
+    except GateError as exc:
+        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
+    return body
+
+
+def request_header(request: web.Request, name: str) -> str | None:
+    """Return a header as checked text (see :func:`header_text`).
+
+    Raises:
+        ApiError: 400 for a value that is not valid UTF-8.
+    """
+    try:
+        return header_text(request.headers, name)
+    except GateError as exc:
+        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
+
+
+def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
+    """Return ``page_size`` (default and bounds from the contract) and ``page_token``.
+
+    Raises:
+        ApiError: 422 for a page size that is not plain ASCII digits or is out of bounds, or
+            for an empty token.
+    """
+    spec = route.param("page_size")
+    raw = request.query.get("page_size")
+    if raw is None:
+        size = int(spec.default) if isinstance(spec.default, int) else 10
+    elif _DIGITS.fullmatch(raw) is None:  # not int() alone: it takes "1_0", "+5", " 5"
+        raise ApiError(422, "page_size must be written with the digits 0-9", attribute="page_size")
+    else:
+        digits = raw.lstrip("0") or "0"
+        size = int(digits) if len(digits) <= 9 else 10**9  # past any bound, never a huge int()
+    low = spec.minimum if spec.minimum is not None else 1
+    high = spec.maximum if spec.maximum is not None else 1000
+    if not low <= size <= high:
+        raise ApiError(422, f"page_size must be in {low}..{high}", attribute="page_size")
+    token = request.query.get("page_token")
+    if token is not None and not (0 < len(token) <= _MAX_PAGE_TOKEN and token.isascii()):
+        raise ApiError(422, "page_token is not a valid page token", attribute="page_token")
+    return size, token

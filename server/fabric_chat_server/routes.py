@@ -24,12 +24,12 @@ from fabric_chat.models import (
 )
 from fabric_chat_runtime.contract import Route
 
+from .callers import authenticate, authenticate_project
 from .conversations import resolve_for_history, resolve_for_join, resolve_for_send
 from .encoding import encode
 from .errors import ApiError
-from .gate import GateError, check_id
+from .gate import GateError, check_id, page_params, read_body, request_header
 from .health import get_health, get_readiness
-from .inputs import authenticate, authenticate_project, page_params, read_body, request_header
 from .pagination import PagedResult, PageTokenError, fetch_page
 from .state import STATE, ServerState
 from .store import ListKind, MessageRecord
@@ -115,7 +115,7 @@ async def get_address(request: web.Request, state: ServerState, route: Route) ->
 async def create_address(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``POST /api/fabric/addresses`` (project auth): a room or app address."""
     project_id = await authenticate_project(request, state)
-    body = await read_body(request, state, CreateAddressRequest)
+    body = await read_body(request, CreateAddressRequest, max_bytes=state.config.max_body_bytes)
     name = _name(body.name, "name")
     address = await state.store.ensure_address(
         project_id,
@@ -133,7 +133,9 @@ async def create_subscriber_token(
 ) -> web.Response:
     """``POST /api/fabric/subscribers/tokens`` (project auth): mint a SAT."""
     project_id = await authenticate_project(request, state)
-    body = await read_body(request, state, CreateSubscriberTokenRequest)
+    body = await read_body(
+        request, CreateSubscriberTokenRequest, max_bytes=state.config.max_body_bytes
+    )
     reference = _name(body.reference, "reference")
     display_name = body.display_name
     if display_name is None:
@@ -155,7 +157,7 @@ async def create_subscriber_token(
 async def join_conversation(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``POST /api/fabric/conversations/join``, either dialect."""
     caller = await authenticate(request, state)
-    body = await read_body(request, state, JoinConversationRequest)
+    body = await read_body(request, JoinConversationRequest, max_bytes=state.config.max_body_bytes)
     conversation, own = await resolve_for_join(state.store, caller, body)
     state.relay.joined(conversation.group_id, caller.subscriber.id)
     lens = ConversationLens(state.store, caller.project_id, caller.address_ids)
@@ -249,7 +251,7 @@ def idempotency_key(request: web.Request) -> str | None:
 async def send_message(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``POST /api/fabric/messages``, either dialect; ``Idempotency-Key`` makes it replayable."""
     caller = await authenticate(request, state)
-    body = await read_body(request, state, SendMessageRequest)
+    body = await read_body(request, SendMessageRequest, max_bytes=state.config.max_body_bytes)
     if len(body.text.encode()) > state.config.max_text_bytes:
         raise ApiError(413, "text is over the size limit", attribute="text")
     key = idempotency_key(request)

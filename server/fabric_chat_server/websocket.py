@@ -52,10 +52,10 @@ from fabric_chat.models import (
 )
 
 from .auth import TokenClaims, TokenError
+from .callers import verify_subscriber_token
 from .events import message_event
 from .gate import FRAME_DEPTH, GateError, check_fields, check_json_shape, decode_json
 from .hub import Channel, LiveSession
-from .inputs import verify_subscriber_token
 from .limits import RateLimiter
 from .state import STATE, ServerState
 from .store import MessageRecord, Positions, SessionRecord

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from fabric_chat._protocol import SIGNALWIRE_REAUTHENTICATE, TOKEN_ERROR
 from fabric_chat_server.auth import TokenError
-from fabric_chat_server.inputs import verify_subscriber_token
+from fabric_chat_server.callers import verify_subscriber_token
 from fabric_chat_server.testing import LocalServer
 
 from .conftest import row_counts

@@ -1,19 +1,15 @@
-"""Who is calling, and what they sent: authentication, rate limits, bodies and parameters.
+"""Who is calling: the subscriber behind a bearer token, the project behind Basic credentials.
 
-Everything here raises :class:`~fabric_chat_server.errors.ApiError` on bad input, before any
-state changes.
+Every authenticated request is rate-limited per caller. Everything here raises
+:class:`~fabric_chat_server.errors.ApiError` (401, 429) before any state changes.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import TypeVar
 
-import msgspec
 from aiohttp import web
 from fabric_chat.contract import LIMITS
-from fabric_chat_runtime.contract import Route
 
 from .auth import (
     TokenClaims,
@@ -23,7 +19,6 @@ from .auth import (
     verify_project_token,
 )
 from .errors import ApiError
-from .gate import GateError, check_fields, decode_json, header_text
 from .limits import RateLimiter
 from .state import ServerState
 from .store import AddressRecord, SubscriberRecord
@@ -32,18 +27,9 @@ __all__ = [
     "Caller",
     "authenticate",
     "authenticate_project",
-    "page_params",
     "client_address",
-    "read_body",
-    "request_header",
     "verify_subscriber_token",
 ]
-
-T = TypeVar("T")
-
-_DIGITS = re.compile(r"[0-9]+")
-_JSON_TYPES = ("application/json",)
-_MAX_PAGE_TOKEN = 1024  # far past any token the server makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,64 +150,3 @@ def client_address(request: web.Request) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return "unknown"
-
-
-async def read_body(request: web.Request, state: ServerState, body_type: type[T]) -> T:
-    """Read, decode and check a JSON body into ``body_type`` (the edge gate, once).
-
-    Raises:
-        ApiError: 415 not ``application/json``, 413 over the size limit, 400 invalid UTF-8
-            or malformed JSON, 422 wrong shape, types, or past a limit of the spec.
-    """
-    if request.content_type not in _JSON_TYPES or request.charset not in (None, "utf-8"):
-        raise ApiError(415, "the request body must be application/json (UTF-8)")
-    if request.content_length is not None and request.content_length > state.config.max_body_bytes:
-        raise ApiError(413, "the request body is too large")
-    raw = await request.read()
-    if len(raw) > state.config.max_body_bytes:
-        raise ApiError(413, "the request body is too large")
-    try:
-        body = decode_json(raw, body_type)
-        if isinstance(body, msgspec.Struct):
-            check_fields(body)
-    except GateError as exc:
-        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
-    return body
-
-
-def request_header(request: web.Request, name: str) -> str | None:
-    """Return a header as checked text (see :func:`~fabric_chat_server.gate.header_text`).
-
-    Raises:
-        ApiError: 400 for a value that is not valid UTF-8.
-    """
-    try:
-        return header_text(request.headers, name)
-    except GateError as exc:
-        raise ApiError(exc.status, exc.message, attribute=exc.attribute) from None
-
-
-def page_params(request: web.Request, route: Route) -> tuple[int, str | None]:
-    """Return ``page_size`` (default and bounds from the contract) and ``page_token``.
-
-    Raises:
-        ApiError: 422 for a page size that is not plain ASCII digits or is out of bounds, or
-            for an empty token.
-    """
-    spec = route.param("page_size")
-    raw = request.query.get("page_size")
-    if raw is None:
-        size = int(spec.default) if isinstance(spec.default, int) else 10
-    elif _DIGITS.fullmatch(raw) is None:  # not int() alone: it takes "1_0", "+5", " 5"
-        raise ApiError(422, "page_size must be written with the digits 0-9", attribute="page_size")
-    else:
-        digits = raw.lstrip("0") or "0"
-        size = int(digits) if len(digits) <= 9 else 10**9  # past any bound, never a huge int()
-    low = spec.minimum if spec.minimum is not None else 1
-    high = spec.maximum if spec.maximum is not None else 1000
-    if not low <= size <= high:
-        raise ApiError(422, f"page_size must be in {low}..{high}", attribute="page_size")
-    token = request.query.get("page_token")
-    if token is not None and not (0 < len(token) <= _MAX_PAGE_TOKEN and token.isascii()):
-        raise ApiError(422, "page_token is not a valid page token", attribute="page_token")
-    return size, token
