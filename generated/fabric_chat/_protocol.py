@@ -27,6 +27,8 @@ __all__ = [
     "SIGNALWIRE_EVENT",
     "SIGNALWIRE_DISCONNECT",
     "SIGNALWIRE_REAUTHENTICATE",
+    "SUBSCRIBER_ONLINE",
+    "SUBSCRIBER_OFFLINE",
     "CONVERSATION_MESSAGE",
     "CONVERSATION_MESSAGE_UPDATED",
     "SIGNALWIRE_AUTHORIZATION_STATE",
@@ -65,6 +67,10 @@ SIGNALWIRE_DISCONNECT = "signalwire.disconnect"
 """Tell the client the server is closing the socket; answered with an empty result."""
 SIGNALWIRE_REAUTHENTICATE = "signalwire.reauthenticate"
 """Swap the token of a live socket."""
+SUBSCRIBER_ONLINE = "subscriber.online"
+"""Say the subscriber takes calls here; a chat server has none and answers an empty result."""
+SUBSCRIBER_OFFLINE = "subscriber.offline"
+"""Say the subscriber no longer takes calls here; answered with an empty result."""
 
 # Event types of the event method.
 CONVERSATION_MESSAGE = "conversation.message"

@@ -27,6 +27,8 @@ from ._protocol import (
     SIGNALWIRE_EVENT,
     SIGNALWIRE_PING,
     SIGNALWIRE_REAUTHENTICATE,
+    SUBSCRIBER_OFFLINE,
+    SUBSCRIBER_ONLINE,
     TOKEN_ERROR,
     VOCABULARY,
 )
@@ -50,6 +52,7 @@ from .models import (
     JoinConversationResponse,
     PingParams,
     PingResult,
+    PresenceParams,
     ReauthenticateParams,
     SendMessageRequest,
     SubscriberInfo,
@@ -401,6 +404,21 @@ CONTRACT = Contract(
             direction="client",
             summary="Swap the token of a live socket.",
             params=ReauthenticateParams,
+            result=EmptyResult,
+        ),
+        RpcMethod(
+            name=SUBSCRIBER_ONLINE,
+            direction="client",
+            summary="Say the subscriber takes calls here; a chat server has none and "
+            "answers an empty result.",
+            params=PresenceParams,
+            result=EmptyResult,
+        ),
+        RpcMethod(
+            name=SUBSCRIBER_OFFLINE,
+            direction="client",
+            summary="Say the subscriber no longer takes calls here; answered with an empty result.",
+            params=PresenceParams,
             result=EmptyResult,
         ),
     ),

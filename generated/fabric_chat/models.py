@@ -46,6 +46,7 @@ __all__ = [
     "AuthorizationStateParams",
     "ReauthenticateParams",
     "DisconnectParams",
+    "PresenceParams",
     "EmptyResult",
     "HealthStatus",
 ]
@@ -578,7 +579,8 @@ class EventParams(Model, kw_only=True, omit_defaults=False):
     "signalwire.authorization.state"; others are kept as they are."""
 
     event_channel: str | None = None
-    """The channel the event was published on."""
+    """The channel the event was published on: the receiving session's protocol (the current
+    official client drops an event whose channel does not contain it)."""
 
     timestamp: float = 0.0
     """When the event was sent, in Unix seconds."""
@@ -608,8 +610,14 @@ class DisconnectParams(Model, kw_only=True, omit_defaults=True):
     """The params of signalwire.disconnect (none); the server closes after the answer."""
 
 
+class PresenceParams(Model, kw_only=True, omit_defaults=True):
+    """The params of subscriber.online and subscriber.offline (none): the current official
+    client sends subscriber.online after every connect, to receive calls."""
+
+
 class EmptyResult(Model, kw_only=True, omit_defaults=True):
-    """The empty result of an ack, of signalwire.disconnect and of signalwire.reauthenticate."""
+    """The empty result of an ack, of signalwire.disconnect, of signalwire.reauthenticate and
+    of subscriber.online and subscriber.offline."""
 
 
 class HealthStatus(Model, kw_only=True, omit_defaults=False):

@@ -42,10 +42,14 @@ async def _payload(
     return msgspec.Raw(_encode(view))
 
 
-def _frame(record: MessageRecord, subscriber_id: str, payload: msgspec.Raw) -> tuple[str, bytes]:
+def _frame(
+    record: MessageRecord, subscriber_id: str, payload: msgspec.Raw, protocol: str
+) -> tuple[str, bytes]:
+    # The channel is the receiving session's protocol: the current official client (4.0)
+    # drops, as stale, every event whose event_channel does not contain its protocol.
     return event_frame(
         CONVERSATION_MESSAGE,
-        channel=f"signalwire_conversation_{subscriber_id}",
+        channel=protocol,
         is_author=subscriber_id == record.subscriber_id,
         payload=payload,
         event_id=event_id_of(record.group_id, record.seq),
@@ -53,9 +57,10 @@ def _frame(record: MessageRecord, subscriber_id: str, payload: msgspec.Raw) -> t
 
 
 async def message_event(
-    store: FanoutReads, record: MessageRecord, subscriber_id: str
+    store: FanoutReads, record: MessageRecord, subscriber_id: str, protocol: str
 ) -> tuple[str, bytes] | None:
-    """Return ``(event id, frame)`` of ``record`` as ``subscriber_id`` receives it (a replay).
+    """Return ``(event id, frame)`` of ``record`` as session ``protocol`` of ``subscriber_id``
+    receives it (a replay).
 
     ``None`` when the subscriber is not a member of the message's conversation.
     """
@@ -65,7 +70,7 @@ async def message_event(
     for member, address_id in await store.members(record.group_id):
         if member == subscriber_id:
             payload = await _payload(store, conversation, record, address_id)
-            return _frame(record, subscriber_id, payload)
+            return _frame(record, subscriber_id, payload, protocol)
     return None
 
 
@@ -75,8 +80,9 @@ async def publish_message(store: FanoutReads, hub: Hub, record: MessageRecord) -
     Each member sees ``conversation_id`` as its own view of the conversation; the author's
     sockets get ``is_author: true``. Sending never waits on a socket and holds no lock: a
     session that gets events out of order, or has no room, catches up from the store. The
-    message is encoded once per view (once for a room, whatever its size); the event id is the
-    message's position, the same for every session.
+    message is encoded once per view (once for a room, whatever its size) and wrapped once per
+    session (whose protocol is the event's channel); the event id is the message's position,
+    the same for every session.
 
     Returns:
         The number of live sessions the event was offered to.
@@ -95,8 +101,8 @@ async def publish_message(store: FanoutReads, hub: Hub, record: MessageRecord) -
         if payload is None:
             payload = await _payload(store, conversation, record, address_id)
             payloads[view_key] = payload
-        _, frame = _frame(record, subscriber_id, payload)
         for session in sessions:
+            _, frame = _frame(record, subscriber_id, payload, session.protocol)
             session.deliver(record.group_id, record.seq, frame)
             delivered += 1
     logger.debug("message %s offered to %d sessions", record.id, delivered)

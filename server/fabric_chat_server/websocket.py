@@ -32,6 +32,8 @@ from fabric_chat._protocol import (
     SIGNALWIRE_DISCONNECT,
     SIGNALWIRE_PING,
     SIGNALWIRE_REAUTHENTICATE,
+    SUBSCRIBER_OFFLINE,
+    SUBSCRIBER_ONLINE,
     TOKEN_ERROR,
     RpcId,
     error_frame,
@@ -48,6 +50,7 @@ from fabric_chat.models import (
     FabricSubscriberAuthorization,
     PingParams,
     PingResult,
+    PresenceParams,
     ReauthenticateParams,
 )
 
@@ -267,6 +270,9 @@ class _Connection:
                 await self.send(result_frame(request_id, PingResult(timestamp=ping.timestamp)))
             elif method == SIGNALWIRE_REAUTHENTICATE:
                 await self.reauthenticate(request_id, params)
+            elif method in (SUBSCRIBER_ONLINE, SUBSCRIBER_OFFLINE):
+                _params(params, PresenceParams)  # no calls here: nothing to register
+                await self.send(result_frame(request_id, EmptyResult()))
             else:
                 raise _Refused(METHOD_NOT_FOUND, f"unknown method {method[:64]!r}", close=False)
         except _Refused as exc:
@@ -309,10 +315,12 @@ class _Connection:
         store, config = self.state.store, self.state.config
         cache = self.state.relay.cache  # a replay reads the same few conversations again and again
 
+        protocol = self.session.protocol
+
         async def frames(record: MessageRecord, subscriber_id: str) -> tuple[str, bytes] | None:
-            frame = await message_event(cache, record, subscriber_id)
+            frame = await message_event(cache, record, subscriber_id, protocol)
             if frame is None:  # not a member as far as the cache knows: ask the store itself
-                frame = await message_event(store, record, subscriber_id)
+                frame = await message_event(store, record, subscriber_id, protocol)
             return frame
 
         await self.session.pump(

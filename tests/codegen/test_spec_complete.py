@@ -16,6 +16,8 @@ from fabric_chat._protocol import (
     SIGNALWIRE_EVENT,
     SIGNALWIRE_PING,
     SIGNALWIRE_REAUTHENTICATE,
+    SUBSCRIBER_OFFLINE,
+    SUBSCRIBER_ONLINE,
     TOKEN_ERROR,
 )
 
@@ -232,6 +234,9 @@ def test_every_json_rpc_method_and_event_of_the_protocol_is_described() -> None:
         SIGNALWIRE_EVENT: "server",
         SIGNALWIRE_DISCONNECT: "server",
         SIGNALWIRE_REAUTHENTICATE: "client",
+        # Sent by the current official client after every connect (found in tests/browser).
+        SUBSCRIBER_ONLINE: "client",
+        SUBSCRIBER_OFFLINE: "client",
     }
     assert (methods[SIGNALWIRE_CONNECT]["params"], methods[SIGNALWIRE_CONNECT]["result"]) == (
         "ConnectParams",

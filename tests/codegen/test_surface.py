@@ -31,6 +31,8 @@ from fabric_chat._protocol import (
     SIGNALWIRE_EVENT,
     SIGNALWIRE_PING,
     SIGNALWIRE_REAUTHENTICATE,
+    SUBSCRIBER_OFFLINE,
+    SUBSCRIBER_ONLINE,
     TOKEN_ERROR,
 )
 from fabric_chat_runtime.errors import InvalidArgumentError
@@ -52,6 +54,7 @@ WIRE = {
     "AuthorizationStateParams", "ReauthenticateParams", "DisconnectParams", "EmptyResult",
     "ProtocolVersion", "RpcAuthentication", "ConnectAuthorization",
     "FabricSubscriberAuthorization", "RpcError", "RpcRequest", "RpcResponse", "HealthStatus",
+    "PresenceParams",
 }  # fmt: skip
 ERRORS = {
     "FabricChatError", "InvalidArgumentError", "APIError", "BadRequestError",
@@ -168,7 +171,7 @@ def test_contract_rpc_methods_and_events() -> None:
     methods = {m.name: m for m in contract.CONTRACT.rpc_methods}
     assert set(methods) == {
         SIGNALWIRE_CONNECT, SIGNALWIRE_PING, SIGNALWIRE_EVENT,
-        SIGNALWIRE_DISCONNECT, SIGNALWIRE_REAUTHENTICATE,
+        SIGNALWIRE_DISCONNECT, SIGNALWIRE_REAUTHENTICATE, SUBSCRIBER_ONLINE, SUBSCRIBER_OFFLINE,
     }  # fmt: skip
     assert methods[SIGNALWIRE_CONNECT].params is models.ConnectParams
     assert methods[SIGNALWIRE_EVENT].params is models.EventParams

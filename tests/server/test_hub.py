@@ -117,7 +117,7 @@ async def test_a_stalled_socket_is_dropped_and_others_get_every_event(tmp_path: 
         fast_session = await _live(store, hub, alice, fast)
 
         async def frames(record: MessageRecord, subscriber_id: str) -> tuple[str, bytes] | None:
-            return await message_event(store, record, subscriber_id)
+            return await message_event(store, record, subscriber_id, "test-protocol")
 
         async with asyncio.TaskGroup() as tasks:
             work = [tasks.create_task(s.channel.run_writer()) for s in (slow_session, fast_session)]

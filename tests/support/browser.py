@@ -1,8 +1,9 @@
 """Drive headless Chromium (Debian's ``chromium``) over the DevTools protocol, with aiohttp.
 
-Only what the docs test needs: start the browser on a private profile with every background
-network feature off, open one tab, navigate, evaluate JavaScript, and collect what the page
-reported (exceptions, console errors, failed loads, every URL it requested).
+Only what the docs and browser tests need: start the browser on a private profile with every
+background network feature off (plus any flags a test adds), open one tab, navigate, evaluate
+JavaScript (awaiting a promise when asked), and collect what the page reported (exceptions,
+unhandled rejections, console errors, failed loads, every URL it requested, every console line).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class PageReport:
 
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
 
 
 class Browser:
@@ -89,9 +91,11 @@ class Browser:
             details = params["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")
             report.errors.append(f"exception: {text}")
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+        elif method == "Runtime.consoleAPICalled":
             words = [str(arg.get("value", arg.get("description", ""))) for arg in params["args"]]
-            report.errors.append("console.error: " + " ".join(words))
+            report.console.append(f"{params.get('type')}: " + " ".join(words))
+            if params.get("type") in ("error", "assert"):
+                report.errors.append("console.error: " + " ".join(words))
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             entry = params["entry"]
             report.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}")
@@ -132,10 +136,11 @@ class Browser:
         await asyncio.sleep(settle)  # late errors: scripts that run after load
         return self.report
 
-    async def evaluate(self, expression: str) -> Any:
-        """Return the JSON value of a JavaScript expression in the tab."""
+    async def evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
+        """Return the JSON value of a JavaScript expression in the tab (a promise's, awaited)."""
         result = await self.call(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True}
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
         )
         if "exceptionDetails" in result:
             raise AssertionError(f"JavaScript failed: {result['exceptionDetails']}")
@@ -143,11 +148,15 @@ class Browser:
 
 
 @contextlib.asynccontextmanager
-async def open_browser(profile: Path) -> AsyncIterator[Browser]:
-    """Start Chromium on ``profile`` (a fresh directory) and yield a :class:`Browser` tab."""
+async def open_browser(profile: Path, *, flags: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
+    """Start Chromium on ``profile`` (a fresh directory) and yield a :class:`Browser` tab.
+
+    ``flags`` are added to the fixed ones (``--host-resolver-rules=...``, say).
+    """
     process = await asyncio.create_subprocess_exec(
         find_chromium(),
         *_FLAGS,
+        *flags,
         f"--user-data-dir={profile}",
         "about:blank",
         stdout=asyncio.subprocess.DEVNULL,
