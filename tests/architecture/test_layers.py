@@ -6,15 +6,18 @@
     server (fabric_chat_server) ──> fabric_chat, fabric_chat_runtime.contract
 
 The runtime imports neither the SDK package, the server nor the CLI, and names no field of a
-chat model (the chat semantics are the SDK package's hand-written ``lib``); the server uses the
-generated models and contract and, of the runtime, only the schema-free route descriptions
-(never the client's machinery); the SDK package imports neither the server nor the CLI; the
-server never imports the CLI (the command line is an extra of its own).
+chat model (the chat semantics are the SDK package's hand-written ``lib``); inside it, each
+module imports only the modules listed below it on the architecture page
+(``docsite/pages/architecture.md``, which lists every one). The server uses the generated
+models and contract and, of the runtime, only the schema-free route descriptions (never the
+client's machinery); the SDK package imports neither the server nor the CLI; the server never
+imports the CLI (the command line is an extra of its own).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +114,25 @@ def test_the_runtime_names_no_field_of_a_chat_model() -> None:
         names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         names |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.keyword) and n.arg}
         assert not names & chat_fields, (path, names & chat_fields)
+
+
+def _runtime_layers() -> list[str]:
+    """The runtime's modules as ``docsite/pages/architecture.md`` lists them, top down."""
+    text = (ROOT / "docsite" / "pages" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## The runtime, module by module", 1)[1]
+    listing = section.split("```text\n", 1)[1].split("```", 1)[0]
+    return re.findall(r"^(\w+)\.py +\S", listing, flags=re.MULTILINE)
+
+
+def test_the_runtime_modules_are_layered_as_the_architecture_page_lists_them() -> None:
+    """Every runtime module is listed once, and imports only modules listed below it."""
+    layers = _runtime_layers()
+    modules = {p.stem for p in _sources(PACKAGES["fabric_chat_runtime"])} - {"__init__"}
+    assert sorted(layers) == sorted(modules)
+    for rank, name in enumerate(layers):
+        path = PACKAGES["fabric_chat_runtime"] / f"{name}.py"
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported |= {node.module} if node.module else {a.name for a in node.names}
+        assert imported <= set(layers[rank + 1 :]), (name, imported - set(layers[rank + 1 :]))
