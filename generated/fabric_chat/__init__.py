@@ -23,9 +23,9 @@ from fabric_chat_runtime.errors import RateLimitError as RateLimitError
 from fabric_chat_runtime.errors import ServerError as ServerError
 from fabric_chat_runtime.errors import UnprocessableEntityError as UnprocessableEntityError
 from fabric_chat_runtime.pagination import Page as Page
+from fabric_chat_runtime.retry import HeartbeatPolicy as HeartbeatPolicy
 from fabric_chat_runtime.retry import ReconnectPolicy as ReconnectPolicy
 from fabric_chat_runtime.retry import RetryPolicy as RetryPolicy
-from fabric_chat_runtime.session import HeartbeatPolicy as HeartbeatPolicy
 from fabric_chat_runtime.state import ConnectionState as ConnectionState
 from fabric_chat_runtime.subscriptions import MessageStream as MessageStream
 from fabric_chat_runtime.subscriptions import Subscription as Subscription

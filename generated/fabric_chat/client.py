@@ -9,8 +9,7 @@ from typing import Self
 
 from fabric_chat_runtime.client import BaseClient, Timeout
 from fabric_chat_runtime.engine import Engine
-from fabric_chat_runtime.retry import ReconnectPolicy, RetryPolicy
-from fabric_chat_runtime.session import HeartbeatPolicy
+from fabric_chat_runtime.retry import HeartbeatPolicy, ReconnectPolicy, RetryPolicy
 from fabric_chat_runtime.sync import EventLoopThread, SyncBaseClient
 from fabric_chat_runtime.tokens import TokenProvider
 from fabric_chat_runtime.transport import HttpConnector, HttpSession

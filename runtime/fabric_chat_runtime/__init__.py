@@ -4,9 +4,9 @@ from .client import BaseClient as BaseClient
 from .errors import FabricChatError as FabricChatError
 from .logs import configure_from_environment
 from .pagination import Page as Page
+from .retry import HeartbeatPolicy as HeartbeatPolicy
 from .retry import ReconnectPolicy as ReconnectPolicy
 from .retry import RetryPolicy as RetryPolicy
-from .session import HeartbeatPolicy as HeartbeatPolicy
 from .state import ConnectionState as ConnectionState
 from .subscriptions import MessageStream as MessageStream
 from .subscriptions import Subscription as Subscription

@@ -28,8 +28,7 @@ from . import errors
 from .contract import Contract, decoder, encode
 from .engine import Engine
 from .errors import InvalidArgumentError
-from .retry import ReconnectPolicy, RetryPolicy, parse_retry_after
-from .session import HeartbeatPolicy
+from .retry import HeartbeatPolicy, ReconnectPolicy, RetryPolicy, parse_retry_after
 from .state import ConnectionState
 from .tokens import TokenProvider, TokenSource, derive_endpoints
 from .transport import Transport

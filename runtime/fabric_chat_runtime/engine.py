@@ -28,8 +28,7 @@ from .contract import Contract, decoder, encode
 from .live import LiveFeeds
 from .message_view import ALL_MESSAGES, FeedView
 from .pagination import HistoryReader, Page, PlainPages
-from .retry import ReconnectPolicy, RetryPolicy
-from .session import HeartbeatPolicy
+from .retry import HeartbeatPolicy, ReconnectPolicy, RetryPolicy
 from .subscriptions import MessageStream, Subscription
 from .tokens import TokenSource
 from .transport import Transport

@@ -22,8 +22,8 @@ from ._http import HttpClient
 from ._tasks import TaskOwner
 from .contract import Vocabulary
 from .message_view import FeedKey, FeedView, message_position
-from .retry import ReconnectPolicy
-from .session import HeartbeatPolicy, SocketSession
+from .retry import HeartbeatPolicy, ReconnectPolicy
+from .session import SocketSession
 from .state import ConnectionState, StateWatch
 from .subscriptions import Subscription
 from .tokens import TokenSource

@@ -1,4 +1,6 @@
-"""Backoff policies: HTTP retries and socket reconnects, with injectable sleep and random.
+"""The client's policies: HTTP retries, socket reconnects and the heartbeat.
+
+Each takes injectable sleep, random and clock functions, so tests assert tables of delays.
 
 A request that carries an :data:`IDEMPOTENCY_KEY_HEADER` (the same key on every attempt) is
 retried even after a timeout: the server answers a repeat with its first answer.
@@ -15,7 +17,13 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidArgumentError
 
-__all__ = ["IDEMPOTENCY_KEY_HEADER", "ReconnectPolicy", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "IDEMPOTENCY_KEY_HEADER",
+    "HeartbeatPolicy",
+    "ReconnectPolicy",
+    "RetryPolicy",
+    "parse_retry_after",
+]
 
 #: The request header whose key lets the server answer a repeated request with its first answer.
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -111,6 +119,29 @@ class ReconnectPolicy:
     def delay(self, attempt: int) -> float:
         """Return the seconds to wait before reconnect attempt ``attempt`` (0-based)."""
         return _jittered(self.base, self.cap, self.jitter, attempt, self.random)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPolicy:
+    """When a silent socket is probed and dropped.
+
+    Attributes:
+        ping_timeout: Seconds without any frame (pings included) before a probe.
+        probe_timeout: Seconds the probe waits for any frame before the socket is dropped.
+        clock: A monotonic clock in seconds.
+        sleep: Awaited by the watchdog.
+    """
+
+    ping_timeout: float = 15.0
+    probe_timeout: float = 5.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    sleep: Callable[[float], Awaitable[None]] = field(
+        default=asyncio.sleep, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.ping_timeout <= 0 or self.probe_timeout <= 0:
+            raise InvalidArgumentError("ping_timeout and probe_timeout must be positive")
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

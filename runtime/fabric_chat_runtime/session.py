@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
@@ -15,12 +12,12 @@ import msgspec
 from . import errors
 from ._tasks import TaskOwner
 from .contract import RpcFrame, Vocabulary
-from .retry import ReconnectPolicy
+from .retry import HeartbeatPolicy, ReconnectPolicy
 from .state import ConnectionState, StateWatch
 from .tokens import TokenSource
 from .transport import Transport, WebSocket
 
-__all__ = ["EventSink", "HeartbeatPolicy", "SocketSession"]
+__all__ = ["EventSink", "SocketSession"]
 
 logger = logging.getLogger("fabric_chat.session")
 
@@ -36,29 +33,6 @@ class EventSink(Protocol):
 
     def on_refused(self, error: errors.AuthenticationError) -> None:
         """Learn that the server refused the token: the socket will never come back."""
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatPolicy:
-    """When a silent socket is probed and dropped.
-
-    Attributes:
-        ping_timeout: Seconds without any frame (pings included) before a probe.
-        probe_timeout: Seconds the probe waits for any frame before the socket is dropped.
-        clock: A monotonic clock in seconds.
-        sleep: Awaited by the watchdog.
-    """
-
-    ping_timeout: float = 15.0
-    probe_timeout: float = 5.0
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
-    sleep: Callable[[float], Awaitable[None]] = field(
-        default=asyncio.sleep, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        if self.ping_timeout <= 0 or self.probe_timeout <= 0:
-            raise errors.InvalidArgumentError("ping_timeout and probe_timeout must be positive")
 
 
 class _ResumeRefused(Exception):

@@ -11,8 +11,7 @@ from typing import Any
 import fabric_chat_runtime
 import pytest
 from fabric_chat_runtime import errors
-from fabric_chat_runtime.retry import ReconnectPolicy, RetryPolicy
-from fabric_chat_runtime.session import HeartbeatPolicy
+from fabric_chat_runtime.retry import HeartbeatPolicy, ReconnectPolicy, RetryPolicy
 from fabric_chat_runtime.tokens import derive_endpoints, read_channel
 
 from .conftest import Client, make_token

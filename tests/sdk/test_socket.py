@@ -18,8 +18,7 @@ from fabric_chat._protocol import (
     VOCABULARY,
 )
 from fabric_chat_runtime import errors
-from fabric_chat_runtime.retry import ReconnectPolicy
-from fabric_chat_runtime.session import HeartbeatPolicy
+from fabric_chat_runtime.retry import HeartbeatPolicy, ReconnectPolicy
 from fabric_chat_runtime.state import ConnectionState
 
 from .conftest import PEER, ChatMessage, Client, FakeServer, eventually, make_token
