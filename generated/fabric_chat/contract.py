@@ -141,6 +141,20 @@ CONTRACT = Contract(
                     maximum=None,
                     description="The opaque position of a page, as found in a page's links.",
                 ),
+                Param(
+                    name="name",
+                    location="query",
+                    type=str,
+                    required=False,
+                    default=None,
+                    minimum=None,
+                    maximum=None,
+                    description="Only the addresses called exactly this, on one page. The "
+                    "official clients look a room up this way "
+                    "(`address.getAddress({name})`, "
+                    "`directory.findAddressIdByURI(name)`) and take the first item "
+                    "of the answer.",
+                ),
             ),
             body=None,
             response=AddressPage,

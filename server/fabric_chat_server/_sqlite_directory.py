@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ._extras import MissingExtraError, missing_extra_message
 from ._sqlite_logging import hide_query_parameters
 from ._sqlite_rows import ADDRESS_COLUMNS, MIGRATIONS, SCHEMA, SCHEMA_VERSION, address_row
-from .store import AddressRecord, ProjectRecord, SubscriberRecord
+from .store import NAMED_LIMIT, AddressRecord, ProjectRecord, SubscriberRecord
 
 try:
     import aiosqlite
@@ -342,6 +342,15 @@ class SqliteDirectory:
             (project_id, name),
         )
         return address_row(row)
+
+    async def addresses_named(self, project_id: str, name: str) -> list[AddressRecord]:
+        """Return the project's addresses called exactly ``name``: a shared one first."""
+        rows = await self._all(
+            f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.project_id = ? AND a.name = ? "
+            "ORDER BY a.type = 'subscriber', a.created_at, a.id LIMIT ?",
+            (project_id, name, NAMED_LIMIT),
+        )
+        return [address_row(row) for row in rows]
 
     async def get_address(self, project_id: str, address_id: str) -> AddressRecord | None:
         """Return an address of the project, or ``None``."""

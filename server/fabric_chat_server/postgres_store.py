@@ -44,6 +44,7 @@ from ._sqlite_rows import (
     message_row,
 )
 from .store import (
+    NAMED_LIMIT,
     SNAPSHOT_LISTS,
     AddressRecord,
     ConversationRecord,
@@ -410,6 +411,19 @@ class PostgresStore(PostgresSessions):
             name,
         )
         return address_row(row)
+
+    async def addresses_named(self, project_id: str, name: str) -> list[AddressRecord]:
+        """Return the project's addresses called exactly ``name``: a shared one first."""
+        if "\x00" in name:  # PostgreSQL text cannot hold a NUL: no stored name has one
+            return []
+        rows = await self.pool.fetch(
+            f"SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.project_id = $1 AND a.name = $2 "
+            "ORDER BY a.type = 'subscriber', a.created_at, a.id LIMIT $3",
+            project_id,
+            name,
+            NAMED_LIMIT,
+        )
+        return [address_row(row) for row in rows]
 
     async def get_address(self, project_id: str, address_id: str) -> AddressRecord | None:
         """Return an address of the project, or ``None``."""

@@ -97,9 +97,28 @@ async def get_subscriber_info(
 async def list_addresses(request: web.Request, state: ServerState, route: Route) -> web.Response:
     """``GET /api/fabric/addresses``: the project's address directory."""
     caller = await authenticate(request, state)
+    name = request.query.get("name")
+    if name is not None:
+        return await _addresses_named(request, state, route, caller.project_id, name)
     page = await _page(request, state, route, "addresses", caller.project_id)
     body = AddressPage(data=[address_view(item) for item in page.items], links=_links(page))
     return _json(body, route.status)
+
+
+async def _addresses_named(
+    request: web.Request, state: ServerState, route: Route, project_id: str, name: str
+) -> web.Response:
+    # The official clients look a room up by name and take the first item: the addresses of
+    # that name (at most two: a shared one first, then a subscriber's) on one page.
+    size, _ = page_params(request, route)  # the same checks of page_size and page_token
+    if len(name) > LIMITS.name_length:
+        raise ApiError(422, f"name is longer than {LIMITS.name_length}", attribute="name")
+    found = (await state.store.addresses_named(project_id, name))[:size]
+    url = state.public_url(request)
+    links = PageLinks(self=str(url), first=str(url.without_query_params("page_token")))
+    return _json(
+        AddressPage(data=[address_view(item) for item in found], links=links), route.status
+    )
 
 
 async def get_address(request: web.Request, state: ServerState, route: Route) -> web.Response:

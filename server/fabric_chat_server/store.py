@@ -43,6 +43,7 @@ __all__ = [
     "Direction",
     "ListKind",
     "MessageRecord",
+    "NAMED_LIMIT",
     "Position",
     "Positions",
     "ProjectRecord",
@@ -61,6 +62,9 @@ Positions = dict[str, int]
 
 Direction = Literal["older", "newer"]
 ListKind = Literal["conversation_messages", "subscriber_messages", "conversations", "addresses"]
+
+NAMED_LIMIT = 10
+"""The most addresses of one name a lookup by name reads (there are at most two)."""
 
 SNAPSHOT_LISTS: frozenset[str] = frozenset({"conversations"})
 """Lists read as of a snapshot: each conversation sorts by its last message at or before it.
@@ -215,6 +219,14 @@ class Store(Protocol):
         preview_url: str | None = None,
     ) -> AddressRecord:
         """Return the shared (room, app) address called ``name``, creating it when new."""
+
+    async def addresses_named(self, project_id: str, name: str) -> list[AddressRecord]:
+        """Return the project's addresses called exactly ``name``: a shared one first.
+
+        At most one shared address (room, app) has a name; subscribers' own addresses are
+        named after their reference, unique too, so there are at most two (and at most
+        :data:`NAMED_LIMIT` are read).
+        """
 
     async def get_address(self, project_id: str, address_id: str) -> AddressRecord | None:
         """Return an address of the project, or ``None``."""

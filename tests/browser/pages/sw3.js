@@ -34,6 +34,10 @@ window.chatTest = {
     }
     return pages;
   },
+  // The address directory: one address looked up by its name.
+  async addressByName(name) {
+    return (await this.client.address.getAddress({ name })).id;
+  },
   async close() {
     this.subscription.unsubscribe();
     await this.client.disconnect();

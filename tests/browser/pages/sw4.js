@@ -62,6 +62,10 @@ window.chatTest = {
   async send(text) {
     return (await this.address.sendText(text)) ?? null;
   },
+  // The address directory: an address id looked up by its name.
+  async addressByName(name) {
+    return (await this.directory.findAddressIdByURI(name)) ?? null;
+  },
   async close() {
     await this.client.disconnect();
     return true;
