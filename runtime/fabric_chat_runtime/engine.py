@@ -1,10 +1,10 @@
-"""The generic engine behind the generated namespaces: the contract's routes and the live feeds.
+"""The generic engine behind the generated namespaces: the contract's routes and live feeds.
 
 Every generated method validates its arguments and then makes exactly one call to a method of
 the engine its spec names, passing the generated struct type it wants back. This class knows no
 schema. It calls the contract's routes over HTTP (:meth:`Engine.request`, :meth:`Engine.page`,
-:meth:`Engine.history`: requests and pages) and hands live feeds to its
-:class:`~.live.LiveFeeds` (:meth:`Engine.subscribe`, :meth:`Engine.stream`: the vocabulary's
+:meth:`Engine.history`: requests and pages) and opens live feeds on its
+:class:`~.live.LiveConnection` (:meth:`Engine.subscribe`, :meth:`Engine.stream`: the vocabulary's
 message events, every message as it is). A package adds its own semantics by subclassing it
 (``fabric_chat.lib.chat.ChatEngine``: joins, sends, chat views) with the building blocks below
 (:meth:`Engine.history_pages`, :meth:`Engine.open_feed`, :meth:`Engine.route_path`).
@@ -25,7 +25,7 @@ import msgspec
 from . import errors
 from ._http import HttpClient
 from .contract import Contract, decoder, encode
-from .live import LiveFeeds
+from .live import LiveConnection
 from .message_view import ALL_MESSAGES, FeedView
 from .pagination import HistoryReader, Page, PlainPages
 from .retry import HeartbeatPolicy, ReconnectPolicy, RetryPolicy
@@ -114,7 +114,7 @@ class Engine:
             is_closed=lambda: self.live.closed,
             vocabulary=contract.vocabulary,
         )
-        self.live = LiveFeeds(
+        self.live = LiveConnection(
             self._transport,
             self._http,
             vocabulary=contract.vocabulary,
@@ -264,7 +264,7 @@ class Engine:
         Raises:
             AuthenticationError: The server refused the token (now or on an earlier connect).
         """
-        return await self.live.open(
+        return await self.live.subscribe(
             item_type=item_type, on_message=on_message, view=view, history_path=history_path
         )
 

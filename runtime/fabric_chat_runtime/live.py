@@ -1,6 +1,6 @@
-"""The client's live feeds: its one socket, the subscriptions on it, and their background tasks.
+"""The client's live connection: its one socket, the subscriptions on it, their background tasks.
 
-:class:`LiveFeeds` opens the socket on the first subscription, routes each message event the
+:class:`LiveConnection` opens the socket on the first subscription, routes each message event the
 socket hears to every subscription whose view routes it, has every subscription backfill from
 history after a reconnect whose resume the server refused, ends them all when the server
 refuses the token, and keeps a refreshable token fresh. Every task it starts (the socket, each
@@ -29,7 +29,7 @@ from .subscriptions import Subscription
 from .tokens import TokenSource
 from .transport import Transport
 
-__all__ = ["BACKFILL_PAGE_SIZE", "MAX_BACKFILL_PAGES", "LiveFeeds", "fetch_newer"]
+__all__ = ["BACKFILL_PAGE_SIZE", "MAX_BACKFILL_PAGES", "LiveConnection", "fetch_newer"]
 
 logger = logging.getLogger("fabric_chat.live")
 
@@ -75,8 +75,8 @@ async def fetch_newer(
     return found
 
 
-class LiveFeeds:
-    """Every live feed of one client over its one socket; the socket's :class:`EventSink`.
+class LiveConnection:
+    """One client's socket and every live subscription over it; the socket's :class:`EventSink`.
 
     Its :class:`~.state.StateWatch` is the client's connection state: ``closed`` once
     :meth:`aclose` ran.
@@ -118,7 +118,9 @@ class LiveFeeds:
         tokens.on_refresh(self.socket.reauthenticate)
 
     def __repr__(self) -> str:
-        return f"LiveFeeds(subscriptions={len(self._subscriptions)}, {self.states.state.value})"
+        return (
+            f"LiveConnection(subscriptions={len(self._subscriptions)}, {self.states.state.value})"
+        )
 
     @property
     def closed(self) -> bool:
@@ -136,7 +138,7 @@ class LiveFeeds:
             raise errors.ClientClosedError("the client is closed")
         self.tasks.raise_if_failed()
 
-    async def open(
+    async def subscribe(
         self,
         *,
         item_type: type[Any],
