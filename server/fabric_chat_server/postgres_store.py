@@ -604,6 +604,19 @@ class PostgresStore(PostgresSessions):
         )
         return None if row is None else message_row(row)
 
+    async def messages_at(self, positions: Sequence[tuple[str, int]]) -> list[MessageRecord]:
+        """Return the messages at these positions that exist, by conversation and ``seq``."""
+        if not positions:
+            return []
+        wanted = sorted(set(positions))
+        rows = await self.pool.fetch(
+            f"SELECT {MESSAGE_COLUMNS} FROM unnest($1::text[], $2::bigint[]) AS p(g, s) "
+            "JOIN messages m ON m.group_id = p.g AND m.seq = p.s ORDER BY m.group_id, m.seq",
+            [group_id for group_id, _ in wanted],
+            [seq for _, seq in wanted],
+        )
+        return [message_row(row) for row in rows]
+
     async def snapshot(self) -> float:
         """Return the ts of the last committed message (see the module's notes on N instances)."""
         value = await self.pool.fetchval("SELECT max(ts) FROM messages")

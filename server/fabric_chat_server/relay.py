@@ -5,8 +5,9 @@ The :class:`Relay` sits between the routes, the :class:`~fabric_chat_server.hub.
 
 - a message committed here is published on the bus (its position only) and offered at once to
   this instance's sessions of its members;
-- positions heard from other instances are read back from the store and offered the same way,
-  in ``seq`` order per conversation, and only when a member has a session here;
+- positions heard from other instances are read back from the store (one query for all the
+  positions heard at once) and offered the same way, in ``seq`` order per conversation, and only
+  when a member has a session here;
 - a re-sync (the bus reconnected, or dropped positions) wakes every live session, which reads
   whatever lies beyond its positions from the store.
 
@@ -123,6 +124,7 @@ class Relay:
             every session re-syncs from the store instead (memory stays bounded).
         retry_delay: Seconds to wait after a failed delivery (the store is down) before the
             re-sync that replaces it.
+        read_batch: Positions whose messages are read from the store in one query at most.
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class Relay:
         cache_ttl: float = 2.0,
         max_pending: int = 65_536,
         retry_delay: float = 0.5,
+        read_batch: int = 1024,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -141,6 +144,7 @@ class Relay:
         self.cache = StoreCache(store, ttl=cache_ttl)
         self._max_pending = max_pending
         self._retry_delay = retry_delay
+        self._read_batch = read_batch
         self._pending: list[BusPosition] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -220,28 +224,23 @@ class Relay:
                 self.resync()
 
     async def _deliver(self, batch: list[BusPosition]) -> None:
+        """Read the messages of a batch of positions in one go and offer them, in order."""
         by_group: dict[str, set[int]] = {}
         for group_id, seq in batch:
             by_group.setdefault(group_id, set()).add(seq)
-        work: list[tuple[str, list[int]]] = []
+        wanted: list[BusPosition] = []
         for group_id, seqs in by_group.items():
             if MEMBERS_CHANGED in seqs:
                 self.cache.forget_members(group_id)
                 seqs.discard(MEMBERS_CHANGED)
-            if seqs:
-                work.append((group_id, sorted(seqs)))
-        if len(work) == 1:  # the usual batch: no task to start
-            await self._deliver_group(*work[0])
-            return
-        async with asyncio.TaskGroup() as group:  # conversations in parallel, each in order
-            for group_id, ordered in work:
-                group.create_task(self._deliver_group(group_id, ordered))
-
-    async def _deliver_group(self, group_id: str, seqs: list[int]) -> None:
-        members = await self.cache.members(group_id)
-        if not any(self._hub.sockets_of(member) for member, _ in members):
-            return  # nobody here to tell: the rows are not read
-        for seq in seqs:
-            record = await self._store.message_at(group_id, seq)
-            if record is not None:
+            if seqs and await self._has_sessions_here(group_id):
+                wanted.extend((group_id, seq) for seq in seqs)
+        for start in range(0, len(wanted), self._read_batch):
+            # One read for many positions (not one per message); by conversation, in seq order.
+            for record in await self._store.messages_at(wanted[start : start + self._read_batch]):
                 await publish_message(self.cache, self._hub, record)
+
+    async def _has_sessions_here(self, group_id: str) -> bool:
+        """Say whether a member of the conversation has a socket here (else nothing is read)."""
+        members = await self.cache.members(group_id)
+        return any(self._hub.sockets_of(member) for member, _ in members)

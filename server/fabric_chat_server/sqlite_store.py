@@ -13,6 +13,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def _write_in_thread(
 
 
 _MAX_GROUP = 256  # messages committed in one transaction at most
+_POSITIONS_PER_READ = 256  # positions looked up in one statement by messages_at
 _MAX_SEQ_CACHED = 50_000
 
 
@@ -316,6 +318,21 @@ class SqliteStore(SqliteSessions):
             (group_id, seq),
         )
         return None if row is None else message_row(row)
+
+    async def messages_at(self, positions: Sequence[tuple[str, int]]) -> list[MessageRecord]:
+        """Return the messages at these positions that exist, by conversation and ``seq``."""
+        records: list[MessageRecord] = []
+        wanted = sorted(set(positions))
+        for start in range(0, len(wanted), _POSITIONS_PER_READ):
+            chunk = wanted[start : start + _POSITIONS_PER_READ]
+            pairs = ", ".join("(?, ?)" for _ in chunk)
+            rows = await self._all(
+                f"WITH p(g, s) AS (VALUES {pairs}) SELECT {MESSAGE_COLUMNS} FROM p "
+                "JOIN messages m ON m.group_id = p.g AND m.seq = p.s ORDER BY m.group_id, m.seq",
+                tuple(value for position in chunk for value in position),
+            )
+            records.extend(message_row(row) for row in rows)
+        return records
 
     async def snapshot(self) -> float:
         """Return the ts of the last stored message: every later one has a larger ts."""

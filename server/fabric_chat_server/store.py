@@ -12,7 +12,8 @@ Delivery works from positions, not frames:
   ``UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING last_seq``, whose row lock
   orders concurrent senders of one conversation; SQLite has one writer). ``ts`` stays, for
   display and for history pages. ``(group_id, seq)`` names a message, so a bus between server
-  instances carries positions only and each instance reads the message with :meth:`message_at`.
+  instances carries positions only and each instance reads the messages with :meth:`messages_at`
+  (one read for a batch of positions).
 - A session (what a ``protocol`` names) is a :class:`SessionRecord` plus its
   :data:`Positions`: per conversation, the last ``seq`` its client acked. A new session stands at
   the newest message of each of its subscriber's conversations; a conversation joined later
@@ -33,6 +34,7 @@ writes updates the cache; it is then the only writer of its database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -265,6 +267,13 @@ class Store(Protocol):
 
     async def message_at(self, group_id: str, seq: int) -> MessageRecord | None:
         """Return the message at ``seq`` of the conversation, or ``None``."""
+
+    async def messages_at(self, positions: Sequence[tuple[str, int]]) -> list[MessageRecord]:
+        """Return the messages at these positions ``(group_id, seq)`` that exist, in one read.
+
+        They come ordered by conversation, then ``seq``; a position named twice gives one
+        message.
+        """
 
     async def messages_after(
         self, subscriber_id: str, positions: Positions, limit: int

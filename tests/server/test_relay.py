@@ -49,8 +49,8 @@ def bus() -> RecordingBus:
 
 
 @pytest.fixture
-async def server(bus: RecordingBus) -> AsyncIterator[LocalServer]:
-    async with LocalServer(bus=bus) as running:
+async def server(bus: RecordingBus, store_options: dict[str, Any]) -> AsyncIterator[LocalServer]:
+    async with LocalServer(bus=bus, **store_options) as running:
         yield running
         assert running.state.stats.unexpected == 0
 
@@ -123,3 +123,46 @@ async def test_a_resync_delivers_what_no_position_announced(
     assert (first.seq, second.seq) == (2, 3)
     status, body = await api.get("/readyz", bob)
     assert (status, body) == (200, {"status": "ready"})
+
+
+async def test_messages_at_reads_many_positions_at_once_in_conversation_and_seq_order(
+    server: LocalServer, api: Api
+) -> None:
+    _, _, first = await _chat(server, api)
+    carol = await server.token("carol")
+    second = str((await api.send(carol, await server.address_of("dave"), "hi"))["group_id"])
+    for n in range(3):
+        await _written_elsewhere(server, first, f"first {n}")
+        await _written_elsewhere(server, second, f"second {n}")
+    store = server.state.store
+    asked = [(second, 3), (first, 4), (first, 2), ("unknown-group", 1), (first, 2), (second, 9)]
+    read = await store.messages_at(asked)
+    assert [(record.group_id, record.seq) for record in read] == sorted(
+        [(first, 2), (first, 4), (second, 3)]
+    )
+    for record in read:
+        assert record == await store.message_at(record.group_id, record.seq)
+    assert await store.messages_at([]) == []
+
+
+async def test_positions_heard_together_are_read_in_one_query_and_delivered_in_order(
+    server: LocalServer, api: Api, bus: RecordingBus, rpc_for: Any, monkeypatch: Any
+) -> None:
+    _, bob, group = await _chat(server, api)
+    rpc: Rpc = await rpc_for(server)
+    assert "result" in await rpc.connect(bob)
+    stored = [await _written_elsewhere(server, group, f"elsewhere {n}") for n in range(5)]
+    store = server.state.store
+    reads: list[list[tuple[str, int]]] = []
+    read_all = store.messages_at
+
+    async def counted(positions: Sequence[tuple[str, int]]) -> list[MessageRecord]:
+        reads.append(list(positions))
+        return await read_all(positions)
+
+    monkeypatch.setattr(store, "messages_at", counted)
+    bus.hear([(group, record.seq) for record in reversed(stored)])
+    received = [(await rpc.event())["params"]["params"]["text"] for _ in stored]
+    assert received == [f"elsewhere {n}" for n in range(5)]
+    assert len(reads) == 1
+    assert sorted(reads[0]) == [(group, r.seq) for r in stored]
