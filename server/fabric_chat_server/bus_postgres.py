@@ -133,6 +133,7 @@ class PostgresBus:
         self._max_pending = max_pending
         self._connect_timeout = connect_timeout
         self.instance = uuid.uuid4().hex[:16]
+        self._own_prefix = _encode((self.instance, [])).decode()[:-3]  # '["<instance>",'
         self._pending: list[BusPosition] = []
         self._wake = asyncio.Event()
         self._check_now = asyncio.Event()
@@ -213,6 +214,8 @@ class PostgresBus:
         self._listen = self._notify = None
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if payload.startswith(self._own_prefix):
+            return  # this instance's own notification: every instance hears every one
         decoded = decode_payload(payload)
         if decoded is None:
             logger.warning("bus: a notification that is not ours; re-syncing")
