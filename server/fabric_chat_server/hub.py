@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, web
 from .store import MessageRecord, Positions, SessionRecord, Store, StoreUnavailableError
 
 __all__ = [
+    "RECHECK_DELAY",
     "REORDER_LIMIT",
     "REORDER_WINDOW",
     "STORE_RETRY_SECONDS",
@@ -57,6 +58,13 @@ REORDER_WINDOW = 0.02
 
 REORDER_LIMIT = 64
 """Events a socket holds ahead of gaps at most; beyond it the store fills the gaps."""
+
+RECHECK_DELAY = 0.5
+"""Seconds a re-sync waits before it sends a session to the store for what it found missing.
+
+What a re-sync finds beyond a live session's positions is nearly always in flight (committed,
+about to be offered live); the session catches up only if it still lacks it after this delay.
+"""
 
 EventFrames = Callable[[MessageRecord, str], Awaitable[tuple[str, bytes] | None]]
 """Encode a message as the event a subscriber receives: ``(record, subscriber id)`` -> frame."""
@@ -186,6 +194,8 @@ class LiveSession:
         self._ahead: dict[str, dict[int, bytes]] = {}  # events waiting for a gap to close
         self._held = 0
         self._gap_timer: asyncio.TimerHandle | None = None
+        self._suspects: dict[str, int] = {}  # group -> a seq a re-sync found and we lacked
+        self._recheck_timer: asyncio.TimerHandle | None = None
 
     @property
     def protocol(self) -> str:
@@ -266,6 +276,22 @@ class LiveSession:
             self._gap_timer.cancel()
             self._gap_timer = None
 
+    def _recheck_later(self, found: list[MessageRecord]) -> None:
+        """Catch up after :data:`RECHECK_DELAY` unless what a re-sync found has arrived by then."""
+        for record in found:
+            seq = self._suspects.get(record.group_id)
+            if seq is None or record.seq < seq:
+                self._suspects[record.group_id] = record.seq
+        if self._recheck_timer is None:
+            loop = asyncio.get_running_loop()
+            self._recheck_timer = loop.call_later(RECHECK_DELAY, self._recheck)
+
+    def _recheck(self) -> None:
+        self._recheck_timer = None
+        suspects, self._suspects = self._suspects, {}
+        if any(self.sent.get(group_id, 0) < seq for group_id, seq in suspects.items()):
+            self.catch_up()  # a re-sync found what the bus missed: the pump takes over
+
     def _gap_not_closed(self) -> None:
         self._gap_timer = None
         if self._ahead:
@@ -298,7 +324,8 @@ class LiveSession:
                 try:
                     records = await store.messages_after(self.subscriber_id, dict(self.sent), batch)
                     if records and not self.catching_up:
-                        self.catch_up()  # a re-sync found what the bus missed: the pump takes over
+                        self._recheck_later(records)  # in flight, or missed: look again soon
+                        break
                     for record in records:
                         if record.seq <= self.sent.get(record.group_id, 0):
                             continue
@@ -375,7 +402,8 @@ class Hub:
     def wake_all(self) -> None:
         """Make every live session look in the store for what lies beyond its positions.
 
-        A session that finds nothing goes on as it was; one that finds something catches up.
+        A session that finds nothing goes on as it was; one that finds something it still
+        lacks :data:`RECHECK_DELAY` later (not merely in flight) catches up.
         """
         for session in self._live.values():
             session.check()

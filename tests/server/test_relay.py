@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+from fabric_chat_server import hub as hub_module
 from fabric_chat_server.bus import MEMBERS_CHANGED, BusPosition, OnPositions, OnResync
-from fabric_chat_server.store import MessageRecord
+from fabric_chat_server.store import MessageRecord, Positions
 from fabric_chat_server.testing import LocalServer
 
 from .conftest import Api, Rpc
@@ -166,3 +168,41 @@ async def test_positions_heard_together_are_read_in_one_query_and_delivered_in_o
     assert received == [f"elsewhere {n}" for n in range(5)]
     assert len(reads) == 1
     assert sorted(reads[0]) == [(group, r.seq) for r in stored]
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_resync_that_finds_a_message_in_flight_leaves_it_to_the_live_delivery(
+    server: LocalServer, api: Api, bus: RecordingBus, rpc_for: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(hub_module, "RECHECK_DELAY", 0.2)
+    _, bob, group = await _chat(server, api)
+    rpc: Rpc = await rpc_for(server)
+    assert "result" in await rpc.connect(bob)
+    live = server.state.hub.live(rpc.protocol)
+    assert live is not None
+    await _until(lambda: not live.catching_up, "the first catch-up")
+    store = server.state.store
+    reads: list[Positions] = []
+    read_after = store.messages_after
+
+    async def counted(subscriber_id: str, positions: Positions, limit: int) -> list[MessageRecord]:
+        reads.append(dict(positions))
+        return await read_after(subscriber_id, positions, limit)
+
+    monkeypatch.setattr(store, "messages_after", counted)
+    stored = await _written_elsewhere(server, group, "in flight")
+    bus.resync()  # the re-sync reads it before its position is heard
+    await _until(lambda: len(reads) == 1, "the re-sync's read")
+    bus.hear([(group, stored.seq)])
+    event = await rpc.event()
+    assert event["params"]["params"]["text"] == "in flight"
+    await asyncio.sleep(0.4)  # past the recheck: nothing missing, so no catch-up read
+    assert len(reads) == 1
+    assert not live.catching_up
