@@ -10,7 +10,9 @@ through one of our servers (see ``conftest.py`` for the stage):
   then history pages of 100 via ``links.next``: ``hasMore`` / ``loadMore()``, and live events
   upserted into it) and ``sendText()``.
 
-Each test asserts that the page reported no exception, unhandled rejection or console error.
+Both also get a message sent while their socket was down once they are back (our server drops
+every socket; the client reconnects and resumes). Each test asserts that the page reported no
+exception, unhandled rejection or console error.
 """
 
 from __future__ import annotations
@@ -155,6 +157,14 @@ async def test_signalwire_js_3_28_chat_namespace(stage: Stage) -> None:
         assert texts == expected + [f"before {i}" for i in reversed(range(7))]
         assert [p["hasPrev"] for p in js_pages] == [False, True, True]
         assert all(m["conversation_id"] == alice for p in js_pages for m in p["data"])
+        # The socket drops; a message sent meanwhile arrives once the client is back (resume).
+        await server.drop_sockets()
+        await py_alice.chat.send_message(address_id=bob, text="while away")
+        events = await page.wait_for(
+            "chatTest.events", lambda found: any(e["text"] == "while away" for e in found)
+        )
+        assert [e["text"] for e in events][-1:] == ["while away"]
+        assert len({e["id"] for e in events}) == len(events)  # nothing twice
         # A room looked up by name (the client takes the first item of ?name=).
         assert await page.call("addressByName", "general") == room
         assert await page.call("close") is True
@@ -219,6 +229,14 @@ async def test_signalwire_js_4_0_address_objects(stage: Stage) -> None:
         assert heard.text == "hello from the official client"
         assert heard.from_address_id == bob
         assert heard.conversation_id == bob  # as alice sees the conversation
+
+        # The socket drops; a message sent meanwhile arrives once the client is back (resume).
+        await server.drop_sockets()
+        await py_alice.chat.send_message(address_id=bob, text="while away")
+        latest = await page.wait_for(
+            "chatTest.snapshot().items.map((m) => m.text)", lambda texts: "while away" in texts
+        )
+        assert len(latest) == 106
         assert await page.value("chatTest.errors") == []
         assert await page.call("close") is True
 
