@@ -81,7 +81,7 @@ def _typed(name: str, value: object, cls: type) -> None:
 class BaseClient:
     """Owns the engine (HTTP session, socket, caches) of one client.
 
-    SEAM: the generated ``AsyncClient.__init__`` passes its typed options on, with
+    The generated ``AsyncClient.__init__`` passes its typed options on, with
     ``contract=CONTRACT``, then binds its namespaces to ``self._engine`` in ``_bind``, which
     :meth:`with_options` calls again for a derived client. URLs are derived from the token's
     ``ch`` header when omitted.

@@ -285,7 +285,7 @@ class SyncMessageStream(Generic[T]):
 class SyncBaseClient:
     """The base of the generated sync ``Client``: an async client on its own loop thread.
 
-    SEAM: the generated ``Client.__init__`` passes a function that builds its ``AsyncClient``
+    The generated ``Client.__init__`` passes a function that builds its ``AsyncClient``
     with the same typed options; it runs on the loop thread (where the async client lives), then
     ``_bind(engine, loop)`` binds the sync namespaces. :meth:`with_options` binds them again for
     a derived client.
