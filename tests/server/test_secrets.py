@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import jwt
 import pytest
 from fabric_chat._protocol import SIGNALWIRE_REAUTHENTICATE, TOKEN_ERROR
+from fabric_chat.project import ProjectClient
 from fabric_chat_server.testing import LocalServer
 
 
@@ -40,7 +40,7 @@ async def test_a_whole_session_logged_at_debug_shows_no_secret(
     )
     secret = await server.state.store.get_setting("jwt_secret")
     assert secret
-    wrong_basic = "Basic " + base64.b64encode(f"{server.project_id}:guess-PT".encode()).decode()
+    wrong_basic = ProjectClient.authorization(server.project_id, "guess-PT")
     answers: list[Any] = []
 
     socket = await rpc_factory()
