@@ -22,7 +22,9 @@ Implementations:
   positions (its own acks and replay would make the periodic re-sync rarer, not unnecessary).
 
 Position ``(group_id, 0)`` is not a message: it says that the conversation's members changed
-(someone joined), so that instances drop what they cached about them.
+(someone joined), so that instances drop what they cached about them. Position
+``(protocol, -1)`` names a session, not a conversation: the session was resumed on the instance
+that published it, or no longer exists, so a socket holding it anywhere else closes.
 """
 
 from __future__ import annotations
@@ -30,13 +32,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-__all__ = ["MEMBERS_CHANGED", "Bus", "BusPosition", "LocalBus", "OnPositions", "OnResync"]
+__all__ = [
+    "MEMBERS_CHANGED",
+    "SESSION_CLOSED",
+    "Bus",
+    "BusPosition",
+    "LocalBus",
+    "OnPositions",
+    "OnResync",
+]
 
 BusPosition = tuple[str, int]
-"""``(group_id, seq)`` of a committed message, or ``(group_id, MEMBERS_CHANGED)``."""
+"""``(group_id, seq)`` of a committed message, ``(group_id, MEMBERS_CHANGED)`` or
+``(protocol, SESSION_CLOSED)``."""
 
 MEMBERS_CHANGED = 0
 """The ``seq`` of a position that says a conversation's members changed."""
+
+SESSION_CLOSED = -1
+"""The ``seq`` of a position ``(protocol, SESSION_CLOSED)``: close that session's socket here."""
 
 OnPositions = Callable[[Sequence[BusPosition]], None]
 """Called (on the event loop, without waiting) with positions published by other instances."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from .bus import BusPosition, OnPositions, OnResync
+from .bus import SESSION_CLOSED, BusPosition, OnPositions, OnResync
 
 __all__ = ["CHANNEL", "MAX_PAYLOAD", "PostgresBus", "decode_payload", "encode_payloads"]
 
@@ -94,6 +94,9 @@ def decode_payload(payload: str) -> tuple[str, list[BusPosition]] | None:
         return None
     positions: list[BusPosition] = []
     for group_id, first, last in runs:
+        if first == last == SESSION_CLOSED:
+            positions.append((group_id, SESSION_CLOSED))
+            continue
         if first < 0 or last < first or last - first > _MAX_RUN:
             return None
         positions.extend((group_id, seq) for seq in range(first, last + 1))

@@ -9,7 +9,9 @@ The :class:`Relay` sits between the routes, the :class:`~fabric_chat_server.hub.
   positions heard at once) and offered the same way, in ``seq`` order per conversation, and only
   when a member has a session here;
 - a re-sync (the bus reconnected, or dropped positions) wakes every live session, which reads
-  whatever lies beyond its positions from the store.
+  whatever lies beyond its positions from the store;
+- a session resumed here, or evicted, is announced (``(protocol, SESSION_CLOSED)``), so that a
+  socket still holding it on another instance closes instead of delivering events twice.
 
 What the fan-out reads for each message (the conversation, its members, the addresses of its
 views) is cached for ``cache_ttl`` seconds: with PostgreSQL a read is a round trip, and the same
@@ -27,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .bus import MEMBERS_CHANGED, Bus, BusPosition
+from .bus import MEMBERS_CHANGED, SESSION_CLOSED, Bus, BusPosition
 from .events import publish_message
 from .hub import Hub
 from .store import AddressRecord, ConversationRecord, MessageRecord, Store
@@ -197,6 +199,24 @@ class Relay:
         self.cache.forget_members(group_id)
         self.bus.publish(group_id, MEMBERS_CHANGED)
 
+    def sessions_closed(self, protocols: Sequence[str]) -> None:
+        """Tell the other instances that these sessions were resumed here or no longer exist.
+
+        A socket holding one of them on another instance is closed there (as one superseded
+        here is), so that the old socket delivers nothing more.
+        """
+        for protocol in protocols:
+            self.bus.publish(protocol, SESSION_CLOSED)
+
+    async def _close_here(self, protocol: str) -> None:
+        live = self._hub.live(protocol)
+        if live is None:
+            return
+        try:
+            await self._hub.detach(live)  # what it acked is saved, as on a local takeover
+        finally:
+            live.channel.finish(superseded=True)
+
     def resync(self) -> None:
         """Wake every live session to read what lies beyond its positions from the store."""
         self.resyncs += 1
@@ -227,6 +247,9 @@ class Relay:
         """Read the messages of a batch of positions in one go and offer them, in order."""
         by_group: dict[str, set[int]] = {}
         for group_id, seq in batch:
+            if seq == SESSION_CLOSED:
+                await self._close_here(group_id)  # a protocol, not a conversation
+                continue
             by_group.setdefault(group_id, set()).add(seq)
         wanted: list[BusPosition] = []
         for group_id, seqs in by_group.items():

@@ -152,7 +152,9 @@ class _Connection:
                 created_at=now,
                 seen_at=now,
             )
-            hub.close(await store.create_session(record, keep=config.max_sessions_per_subscriber))
+            evicted = await store.create_session(record, keep=config.max_sessions_per_subscriber)
+            hub.close(evicted)
+            state.relay.sessions_closed(evicted)  # their sockets on other instances close too
             positions = await store.session_positions(record.protocol, claims.sub)
         result = ConnectResult(
             protocol=record.protocol,
@@ -209,6 +211,8 @@ class _Connection:
         if live is not None:  # the socket that held it is superseded; keep what it acked
             await state.hub.detach(live)
             live.channel.finish(superseded=True)
+        else:  # a socket holding it on another instance closes there
+            state.relay.sessions_closed([protocol])
         await state.hub.settled(protocol)  # a closing socket's acks are saved before we read
         backlog = await store.backlog(protocol, claims.sub)
         if backlog > state.config.max_replay_events:

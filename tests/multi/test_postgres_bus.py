@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from fabric_chat_server.bus import BusPosition
+from fabric_chat_server.bus import SESSION_CLOSED, BusPosition
 from fabric_chat_server.bus_postgres import (
     LISTEN_NAME,
     MAX_PAYLOAD,
@@ -63,6 +63,14 @@ def test_payloads_stay_under_the_limit_and_carry_every_position() -> None:
 def test_a_payload_that_is_not_ours_is_refused() -> None:
     for payload in ("", "{}", '["x", [["g", 5, 2]]]', '["x", [["g", 1, 999999999]]]', "[1,2]"):
         assert decode_payload(payload) is None
+    for payload in ('["x", [["p", -2, -2]]]', '["x", [["p", -1, 0]]]', '["x", [["p", -1, 3]]]'):
+        assert decode_payload(payload) is None
+
+
+def test_a_closed_session_travels_beside_positions() -> None:
+    positions = [("g", 1), ("signalwire_jti_protocol", SESSION_CLOSED), ("g", 2)]
+    (payload,) = encode_payloads("instance-1", positions)
+    assert decode_payload(payload) == ("instance-1", sorted(positions))
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import uuid
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
+from fabric_chat._protocol import SIGNALWIRE_EVENT
 from fabric_chat_server.postgres_cluster import TemporaryCluster
 from fabric_chat_server.postgres_store import PostgresStore, redact_dsn
 from fabric_chat_server.store import ConversationRecord, MessageRecord
@@ -281,6 +283,53 @@ async def test_a_session_opened_on_one_instance_resumes_on_another(
             assert replayed == [unacked["id"], later["id"]]  # not the acked one, in order
         finally:
             await second.close()
+
+
+async def test_a_resume_on_another_instance_closes_the_socket_still_open_on_the_first(
+    postgres_dsn: str, session: aiohttp.ClientSession
+) -> None:
+    options: dict[str, Any] = {
+        "database_url": postgres_dsn,
+        "project_id": PROJECT[0],
+        "project_token": PROJECT[1],
+    }
+    async with LocalServer(**options) as one, LocalServer(**options) as two:
+        alice, bob = await one.token("alice"), await one.token("bob")
+        b_addr = await one.address_of("bob")
+        api_one = Api(one, session)
+        first = Rpc(await session.ws_connect(one.ws_url + "/"))
+        await first.connect(bob)
+        before = await api_one.send(alice, b_addr, "before the move")
+        assert (await first.event())["params"]["params"]["id"] == before["id"]
+        live = one.state.hub.live(first.protocol)
+        assert live is not None
+        store = one.state.store
+        for _ in range(500):  # until the ack has reached the server (or is saved already)
+            if live.unsaved or await store.backlog(first.protocol, live.subscriber_id) == 0:
+                break
+            await asyncio.sleep(0.01)
+        await one.state.hub.save(touch_all=True)
+        second = Rpc(await session.ws_connect(two.ws_url + "/"))
+        try:  # the first socket is still open: its client moved without closing it
+            answer = await second.connect(bob, protocol=first.protocol)
+            assert answer["result"]["protocol"] == first.protocol
+            frames = []  # what the first socket gets from now on: no event, then the close
+            async with asyncio.timeout(10):
+                while (message := await first.ws.receive()).type == aiohttp.WSMsgType.TEXT:
+                    frames.append(msgspec.json.decode(message.data))
+            assert message.type == aiohttp.WSMsgType.CLOSE, (message, frames)
+            assert (message.data, message.extra) == (1000, "session resumed elsewhere")
+            assert all(frame.get("method") != SIGNALWIRE_EVENT for frame in frames), frames
+            assert one.state.hub.live(first.protocol) is None
+            after = await api_one.send(alice, b_addr, "after the move")  # sent through one
+            event = await second.event()
+            assert event["params"]["params"]["id"] == after["id"]  # once, on the new socket
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await second.event()
+        finally:
+            await second.close()
+            await first.close()
 
 
 async def test_the_store_reads_on_after_postgresql_restarts(
