@@ -80,7 +80,12 @@ CREATE TABLE rate_buckets (
 CREATE INDEX rate_buckets_at ON rate_buckets (at);
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+# Version 3: idempotency keys expire (``idempotency_key_ttl``): found by age.
+_V3 = """
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 """``(version, statements)`` in order; a database at version N gets every later one."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS session_positions (
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     subscriber_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
     created_at REAL NOT NULL, PRIMARY KEY (subscriber_id, key));
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
 """
 
 TABLES = (

@@ -160,6 +160,15 @@ class SqliteSessions(SqliteDirectory):
             await self._delete_sessions(protocols)
             await self._conn.commit()
 
+    async def expire_idempotency_keys(self, created_before: float) -> int:
+        """Forget the idempotency keys created before ``created_before``; return how many."""
+        async with self._lock:
+            cursor = await self._conn.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < ?", (created_before,)
+            )
+            await self._conn.commit()
+        return max(0, cursor.rowcount)
+
     async def expire_sessions(self, seen_before: float) -> int:
         """Forget every session last seen before ``seen_before``."""
         async with self._lock:

@@ -77,7 +77,8 @@ async def ensure_credentials(state: ServerState) -> None:
 
 
 async def _keep_sessions(state: ServerState) -> None:
-    """Save acked positions every interval; mark live sessions seen and expire old ones."""
+    """Save acked positions every interval; mark live sessions seen; expire old sessions and
+    idempotency keys."""
     config = state.config
     interval = max(0.05, config.positions_save_interval)
     touch_every = max(interval, min(5.0, config.resume_window / 10))
@@ -91,6 +92,7 @@ async def _keep_sessions(state: ServerState) -> None:
             if touch:
                 touched = now
                 await state.store.expire_sessions(time.time() - config.resume_window)
+                await state.store.expire_idempotency_keys(time.time() - config.idempotency_key_ttl)
         except Exception:  # a failed save is retried next time; the positions stay behind
             logger.exception("saving session positions failed")
 

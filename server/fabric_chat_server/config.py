@@ -41,6 +41,8 @@ class ServerConfig:
         ping_interval: Seconds between server pings on each socket.
         resume_window: Seconds a session stays resumable after its last socket closed (kept in
             the store, so a restart within the window keeps it).
+        idempotency_key_ttl: Seconds an ``Idempotency-Key`` makes a retried send replay its
+            first message; older keys are deleted (a send retried later makes a new message).
         max_text_bytes: Largest message text, in UTF-8 bytes (the spec's ``text_bytes``;
             an operator may lower it).
         max_body_bytes: Largest HTTP request body, in bytes (the spec's ``body_bytes``).
@@ -91,6 +93,7 @@ class ServerConfig:
     jwt_secret: str | None = field(default=None, repr=False)
     ping_interval: float = 10.0
     resume_window: float = 120.0
+    idempotency_key_ttl: float = 24 * 3600.0
     max_text_bytes: int = LIMITS.text_bytes
     max_body_bytes: int = LIMITS.body_bytes
     max_frame_bytes: int = LIMITS.body_bytes

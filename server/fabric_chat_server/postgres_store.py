@@ -211,6 +211,13 @@ class PostgresStore(PostgresSessions):
         )
         return await super().expire_sessions(seen_before)
 
+    async def expire_idempotency_keys(self, created_before: float) -> int:
+        """Forget the idempotency keys created before ``created_before``; return how many."""
+        status = await self.pool.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < $1", created_before
+        )
+        return int(str(status).rsplit(" ", 1)[-1])
+
     @property
     def pool(self) -> RetryingPool:
         """The store's pool (reads retried once after a lost connection); ``pool.raw`` is the

@@ -285,6 +285,12 @@ class Store(Protocol):
         conversations are interleaved in commit (``ts``) order.
         """
 
+    async def expire_idempotency_keys(self, created_before: float) -> int:
+        """Forget the idempotency keys created before ``created_before``; return how many.
+
+        A send retried with a forgotten key makes a new message.
+        """
+
     async def create_session(self, session: SessionRecord, *, keep: int) -> list[str]:
         """Store a new session standing at the newest message of each conversation.
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fabric_chat_server.testing import LocalServer
 
-from .conftest import row_counts
+from .conftest import Api, row_counts
 
 MESSAGE_KEYS = {
     "id",
@@ -197,6 +199,52 @@ async def test_idempotent_send_replays_the_same_message(server: LocalServer, api
     assert await row_counts(server) == before
     third = await api.post("/api/fabric/messages", alice, body, headers={"Idempotency-Key": "k-2"})
     assert third[1]["id"] != first[1]["id"]
+
+
+async def test_an_expired_idempotency_key_is_gone_and_a_live_one_still_dedupes(
+    server: LocalServer, api: Any
+) -> None:
+    alice = await server.token("alice")
+    await server.token("bob")
+    body = {"conversation_id": await server.address_of("bob"), "text": "once"}
+
+    async def send(key: str) -> str:
+        status, sent = await api.post(
+            "/api/fabric/messages", alice, body, headers={"Idempotency-Key": key}
+        )
+        assert status == 201, sent
+        return str(sent["id"])
+
+    old = await send("k-old")
+    await asyncio.sleep(0.01)
+    cutoff = time.time()
+    await asyncio.sleep(0.01)
+    live = await send("k-live")
+    assert (await row_counts(server))["idempotency_keys"] == 2
+    assert await server.state.store.expire_idempotency_keys(cutoff) == 1
+    assert (await row_counts(server))["idempotency_keys"] == 1
+    assert await send("k-live") == live  # still dedupes
+    assert await send("k-old") != old  # gone: a new message, under a new key
+    assert (await row_counts(server))["idempotency_keys"] == 2
+
+
+async def test_the_server_expires_idempotency_keys_older_than_their_lifetime(
+    store_options: dict[str, Any], session: Any
+) -> None:
+    options = {**store_options, "idempotency_key_ttl": 0.2, "resume_window": 1.0}
+    async with LocalServer(**options) as server:
+        api = Api(server, session)
+        alice = await server.token("alice")
+        await server.token("bob")
+        body = {"conversation_id": await server.address_of("bob"), "text": "once"}
+        headers = {"Idempotency-Key": "k-1"}
+        status, _ = await api.post("/api/fabric/messages", alice, body, headers=headers)
+        assert status == 201
+        for _ in range(100):  # the keeper runs every 0.1 s here (resume_window / 10)
+            if (await row_counts(server))["idempotency_keys"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await row_counts(server))["idempotency_keys"] == 0
 
 
 async def test_every_sender_resolves_in_the_directory(server: LocalServer, api: Any) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from fabric_chat_server._pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from fabric_chat_server.postgres_cluster import TemporaryCluster
 from fabric_chat_server.postgres_store import PostgresStore
 from fabric_chat_server.testing import LocalServer
@@ -87,20 +88,27 @@ async def test_a_version_1_postgres_database_is_upgraded_once_by_instances_start
     async with aiohttp.ClientSession() as session:
         async with LocalServer(database_url=postgres_dsn, **PROJECT) as server:
             alice, _ = await _write_history(server, session)
-        # Version 2 added the shared rate buckets: take them away, as version 1 had none.
+        # Version 2 added the shared rate buckets, version 3 an index of idempotency keys by
+        # age: take them away, as version 1 had neither.
         postgres_cluster.sql(
-            "DROP TABLE rate_buckets; UPDATE schema_version SET version = 1", database=name
+            "DROP TABLE rate_buckets; DROP INDEX idempotency_keys_created; "
+            "UPDATE schema_version SET version = 1",
+            database=name,
         )
         servers = [LocalServer(database_url=postgres_dsn, **PROJECT) for _ in range(3)]
         await asyncio.gather(*(server.start() for server in servers))
         try:
             found = [server.state.store.schema_version_found for server in servers]  # type: ignore[attr-defined]
-            assert sorted(found) == [1, 2, 2]  # one migrated; the others found it done
+            latest = PG_SCHEMA_VERSION  # one migrated; the others found it done
+            assert sorted(found) == [1, latest, latest]
             await _reads_back(servers[1], session, alice)
         finally:
             for server in servers:
                 await server.aclose()
-    assert postgres_cluster.sql("SELECT version FROM schema_version", database=name).strip() == "2"
+    version = postgres_cluster.sql("SELECT version FROM schema_version", database=name).strip()
+    assert version == str(PG_SCHEMA_VERSION)
+    indexes = postgres_cluster.sql("SELECT indexname FROM pg_indexes", database=name)
+    assert "idempotency_keys_created" in indexes
     assert postgres_cluster.sql("SELECT count(*) FROM rate_buckets", database=name).strip() != ""
 
 
