@@ -9,7 +9,9 @@ database ``two``, fan-out across them over ``LISTEN/NOTIFY``).
   the deployment, from ``/proc``), with one instance and with two. Same workload on both: rooms
   of raw subscribers (half of each room's members on each instance of the two-instance
   deployment), a sender posting to every room (alternately through each instance). Target: two
-  instances deliver at least 0.8x as much per CPU-second as one.
+  instances deliver at least 0.8x as much per CPU-second as one. Below it, for reference: two
+  instances with no room split across them (each room's members and sends on one instance, so
+  no delivery crosses the bus): what two half-loaded processes cost without the bus's work.
 - ``cross-instance latency``: one room, a receiver on B and one on C, a sender posting through
   B one message at a time: send to ``on_message`` at B (same instance) and at C (across
   instances, through PostgreSQL). Target: cross-instance p99 < 10 ms on loopback.
@@ -128,9 +130,18 @@ class Deployment:
 
 
 async def _fanout_setup(
-    deployment: Deployment, session: aiohttp.ClientSession, rooms: int, members: int
+    deployment: Deployment,
+    session: aiohttp.ClientSession,
+    rooms: int,
+    members: int,
+    *,
+    split_rooms: bool = True,
 ) -> tuple[list[str], RawCaller, _Counter, list[RawSubscriber]]:
-    """Rooms of raw subscribers spread over the deployment's instances; a sender in each."""
+    """Rooms of raw subscribers spread over the deployment's instances; a sender in each.
+
+    With ``split_rooms`` each room's members alternate between the instances; without it every
+    member of room ``r`` is on instance ``r % instances`` (where the sends to it go too).
+    """
     servers = deployment.servers
     first = servers[0]
     counter = _Counter()
@@ -139,7 +150,7 @@ async def _fanout_setup(
     names = [f"m{r}-{m}" for r in range(rooms) for m in range(members)]
     tokens = await first.tokens(names)
     for index, token in enumerate(tokens):
-        server = servers[index % len(servers)]
+        server = servers[(index if split_rooms else index // members) % len(servers)]
         caller = RawCaller(server.base_url, token)
         await caller.setup(session)
         await caller.join(session, room_ids[index // members])
@@ -161,9 +172,13 @@ async def run_instances(*, quick: bool, pg: Postgres, workdir: Path) -> FigureRe
     async with (
         Deployment(workdir, pg.database("one"), 1) as one,
         Deployment(workdir, pg.database("two"), 2) as two,
-        aiohttp.ClientSession() as session,
+        Deployment(workdir, pg.database("twolocal"), 2) as two_local,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
     ):
         setups = {id(d): await _fanout_setup(d, session, rooms, members) for d in (one, two)}
+        setups[id(two_local)] = await _fanout_setup(
+            two_local, session, rooms, members, split_rooms=False
+        )
 
         def measure(deployment: Deployment) -> Callable[[], Awaitable[float]]:
             groups, sender, counter, _ = setups[id(deployment)]
@@ -190,6 +205,9 @@ async def run_instances(*, quick: bool, pg: Postgres, workdir: Path) -> FigureRe
 
         load_before = _load()
         base, subject = await alternate(rounds, measure(one), measure(two), higher_is_better=True)
+        base_again, local = await alternate(
+            rounds, measure(one), measure(two_local), higher_is_better=True
+        )
         for _, _, _, sockets in setups.values():
             for socket in sockets:
                 await socket.aclose()
@@ -204,6 +222,12 @@ async def run_instances(*, quick: bool, pg: Postgres, workdir: Path) -> FigureRe
         ratio=ratio,
         ratio_meaning="2 instances / 1 instance",
         met=ratio.median >= TARGET_RATIO,
+        extra={
+            "2 instances, no room split across them (no delivery crosses the bus)": Stat.of(
+                local, "deliveries/CPU-s"
+            ),
+            "2 instances with no room split / 1 instance": ratio_stat(local, base_again),
+        },
         notes={
             "postgresql": pg.settings,
             "load average before / after": f"{load_before} / {_load()}",
