@@ -73,6 +73,15 @@ KEYWORDS = (
 """Spec keywords of a property, parameter or item and the JSON Schema keyword each becomes."""
 
 
+NO_NUL: dict[str, str] = {"type": "string", "pattern": "\x00"}
+"""``not`` this: no string field holds U+0000 (PostgreSQL keeps none in text, so neither store
+takes one; free-form JSON such as ``metadata`` is stored as JSON text and may)."""
+
+
+def _types(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
 def limit_value(value: object, limits: dict[str, Any]) -> Any:
     """Return ``value``, or the value of the limit it names (a limit is named by a string)."""
     if isinstance(value, str):
@@ -116,6 +125,8 @@ def _property_schema(
             schema["additionalProperties"] = _item_schema(kept, prefix, limits)
         if constraints:
             schema.update(constraint_keywords(prop, limits))
+            if "string" in _types(prop["type"]):
+                schema["not"] = NO_NUL
             if "bounded_by" in prop:
                 schema["x-limits"] = {name: limits[name]["value"] for name in prop["bounded_by"]}
     schema["description"] = with_known_values(prop["description"], prop.get("known_values", []))

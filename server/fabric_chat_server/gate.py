@@ -139,8 +139,22 @@ def _check_text(text: str, attribute: str | None) -> None:
         raise GateError(400, "text is not valid UTF-8", attribute=attribute) from None
 
 
+def _check_field_text(text: str, attribute: str) -> None:
+    """Check the text of a string field: encodable, and no U+0000.
+
+    PostgreSQL keeps no U+0000 in text, so neither store takes one in a field, and the
+    exported schemas say so (``not: {pattern: "\\u0000"}``). Free-form JSON (``metadata``,
+    ``details``) is stored as JSON text, where a NUL is an escape like any other: it is kept.
+    """
+    _check_text(text, attribute)
+    if "\x00" in text:
+        raise GateError(
+            422, f"{attribute} holds U+0000 (NUL), which is not allowed", attribute=attribute
+        )
+
+
 def _check_string(name: str, value: str, rule: FieldRule) -> None:
-    _check_text(value, name)
+    _check_field_text(value, name)
     if rule.min_length is not None and len(value) < rule.min_length:
         raise GateError(422, f"{name} must not be empty", attribute=name)
     if rule.max_length is not None and len(value) > rule.max_length:
@@ -186,7 +200,8 @@ def _check_field(name: str, value: Any, rule: FieldRule) -> None:
 def check_fields(value: msgspec.Struct) -> None:
     """Check a decoded request object against the spec's rules for its fields.
 
-    Every string field is checked to be encodable (no lone surrogates), ruled or not.
+    Every string field is checked to be encodable (no lone surrogates) and to hold no U+0000,
+    ruled or not.
 
     Raises:
         GateError: A field is past a limit of ``spec/chat.yaml``.
@@ -198,7 +213,7 @@ def check_fields(value: msgspec.Struct) -> None:
         if rule is not None:
             _check_field(name, field_value, rule)
         elif isinstance(field_value, str):
-            _check_text(field_value, name)
+            _check_field_text(field_value, name)
         elif isinstance(field_value, msgspec.Struct):
             check_fields(field_value)
 

@@ -21,6 +21,9 @@ from .conftest import FABRIC_CHAT, Running, Server, clean_env, cli, mint
 
 HOSTILE = "\x1b[2J\x1b]0;owned\x07hi\r2026-01-01 00:00:00  Bob: forged\u202eevil\x00\x9b"
 FORBIDDEN = ("\x1b", "\x07", "\r", "\u202e", "\x00", "\x9b")
+# What a sender can store: the server refuses U+0000 in any string (422), so the stored text is
+# the rest; `printable` still escapes a NUL that another server might send.
+STORED = HOSTILE.replace("\x00", "")
 
 
 def test_printable_escapes_every_control_and_format_character() -> None:
@@ -42,7 +45,7 @@ def test_history_cannot_clear_the_screen_or_forge_lines_tty_or_not(server: Serve
     whoami = cli("whoami", "--address", env=_as(mallory))
     sent = subprocess.run(  # from stdin: argv cannot hold a NUL
         [str(FABRIC_CHAT), "send", server.addresses["bob"], "-"],
-        input=HOSTILE,
+        input=STORED,
         capture_output=True,
         text=True,
         env=_as(mallory),
@@ -84,7 +87,7 @@ def test_history_cannot_clear_the_screen_or_forge_lines_tty_or_not(server: Serve
     assert not any(char in on_screen for char in ("\x1b]0;", "\x1b[2J", "\x07", "\u202e"))
 
     exact = cli("history", mallory_address, "--json", "--page-size", "1", env=_as(bob))
-    assert json.loads(exact.out)["text"] == HOSTILE  # --json stays exact
+    assert json.loads(exact.out)["text"] == STORED  # --json stays exact
 
 
 def test_the_project_token_can_come_from_a_file_and_stays_out_of_argv(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -13,7 +15,31 @@ from fabric_chat._protocol import CONVERSATION_MESSAGE, SIGNALWIRE_CONNECT, SIGN
 from fabric_chat_server._sqlite_rows import TABLES
 from fabric_chat_server.testing import LocalServer
 
-__all__ = ["Api", "Rpc", "row_counts", "store_row_counts"]
+__all__ = ["STORES", "Api", "Rpc", "module_store_options", "row_counts", "store_row_counts"]
+
+STORES = ("sqlite", "postgres")
+"""The ``params`` of a module-scoped fixture that runs once per store (see
+:func:`module_store_options`)."""
+
+
+@contextlib.contextmanager
+def module_store_options(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """``LocalServer`` keyword arguments for a module-scoped fixture with ``params=STORES``.
+
+    ``"postgres"`` gets a fresh database of the session's cluster, dropped afterwards; the
+    function-scoped ``store_options`` cannot serve a module-scoped server.
+    """
+    if request.param != "postgres":
+        yield {}
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = f"m{uuid.uuid4().hex[:12]}"
+    dsn = cluster.create_database(name)
+    try:
+        yield {"database_url": dsn}
+    finally:
+        if cluster.running:
+            cluster.drop_database(name)
 
 
 async def store_row_counts(store: Any) -> dict[str, int]:

@@ -230,6 +230,58 @@ async def test_numbers_out_of_range_and_nul_in_ids_are_refused(
     assert await row_counts(server) == before
 
 
+async def test_nul_in_any_string_is_refused_alike_on_both_stores(
+    server: LocalServer, session: aiohttp.ClientSession, api: Any
+) -> None:
+    # PostgreSQL keeps no U+0000 in text: on it these were 500s, while SQLite kept them. Both
+    # stores now give the same typed 422 naming the field, and nothing is written. Free-form
+    # JSON is stored as JSON text, where a NUL is an escape: metadata keeps one, on both.
+    alice = await server.token("alice")
+    bob_address = await server.address_of("bob")
+    before = await row_counts(server)
+    bearer = {"Authorization": f"Bearer {alice}"}
+    basic = {"Authorization": server.basic_auth()}
+    address = bob_address.encode()
+    for path, headers, body, attribute in (
+        (MESSAGES, bearer, b'{"conversation_id":"' + address + b'","text":"a\\u0000b"}', "text"),
+        ("/api/fabric/subscribers/tokens", basic, b'{"reference":"a\\u0000"}', "reference"),
+        (
+            "/api/fabric/subscribers/tokens",
+            basic,
+            b'{"reference":"carol","display_name":"C\\u0000"}',
+            "display_name",
+        ),
+        ("/api/fabric/addresses", basic, b'{"name":"r\\u0000m"}', "name"),
+    ):
+        status, answer = await _raw_post(session, server, path, body, headers)
+        assert status == 422, (path, body, answer)
+        error = answer["errors"][0]
+        assert error["attribute"] == attribute
+        assert "U+0000" in error["message"]
+    assert await row_counts(server) == before
+    # An escaped backslash followed by "u0000" is six ordinary characters, and is kept.
+    status, answer = await _raw_post(
+        session,
+        server,
+        MESSAGES,
+        b'{"conversation_id":"' + address + b'","text":"\\\\u0000"}',
+        bearer,
+    )
+    assert status == 201, answer
+    assert answer["text"] == "\\u0000"
+    status, answer = await _raw_post(
+        session,
+        server,
+        MESSAGES,
+        b'{"conversation_id":"' + address + b'","text":"x","metadata":{"a\\u0000":"\\u0000b"}}',
+        bearer,
+    )
+    assert status == 201, answer
+    status, page = await api.get(f"/api/fabric/conversations/{bob_address}/messages", alice)
+    assert status == 200, page
+    assert page["data"][0]["metadata"] == {"a\x00": "\x00b"}
+
+
 async def test_a_wrong_content_type_is_415(
     server: LocalServer, session: aiohttp.ClientSession
 ) -> None:

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from yarl import URL
 
+from .conftest import STORES, module_store_options
+
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 schema = schemathesis.openapi.from_path(OPENAPI)
 OPERATIONS = sorted(
@@ -61,9 +63,12 @@ async def _page_tokens(base_url: str, alice: str, keys: list[str]) -> dict[str, 
     return tokens
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[dict[str, str]]:
-    with ThreadedServer(rate_limit_per_second=0) as server:
+@pytest.fixture(scope="module", params=STORES)
+def live(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    with (
+        module_store_options(request) as options,
+        ThreadedServer(rate_limit_per_second=0, **options) as server,
+    ):
         bob = server.address_of("bob")
         alice = server.token("alice")
         room = server.create_room("general")
