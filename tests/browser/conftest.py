@@ -101,7 +101,7 @@ def _page(version: str) -> str:
 
 async def _page_app() -> web.Application:
     bundles = {version: await fetch_bundle(client) for version, client in CLIENTS.items()}
-    drivers = {version: (PAGES / f"sw{version[0]}.js").read_bytes() for version in CLIENTS}
+    drivers = {version: (PAGES / client.driver).read_bytes() for version, client in CLIENTS.items()}
 
     async def page(request: web.Request) -> web.Response:
         version = request.match_info["version"]

@@ -32,6 +32,7 @@ class PinnedClient:
     version: str
     integrity: str
     bundle: str
+    driver: str
 
     @property
     def tarball_name(self) -> str:
@@ -39,6 +40,13 @@ class PinnedClient:
 
 
 CLIENTS = {
+    # The address dialect before `client.chat`: its `client.conversation` namespace.
+    "3.27.0": PinnedClient(
+        version="3.27.0",
+        integrity="sha512-Hvqy/zccBpGtwh+9s22+nUtedRRAeqMSc6D0er67+Sw8rwcEcBEFn9t80RFAmuT7p2ZphnwsDRb0ngcAjJQAzg==",
+        bundle="package/dist/index.umd.js",
+        driver="sw3_27.js",
+    ),
     # The address dialect: the last release whose `client.chat` namespace talks to the backend
     # (3.27.0 has no `chat` namespace yet; from 3.29.0 every chat method throws "unsupported
     # by the backend").
@@ -46,12 +54,14 @@ CLIENTS = {
         version="3.28.0",
         integrity="sha512-NjHrlKdxOxfYyo4tOy4EN3mkexCWr23Z13eXsVmxK5OhnraG65N0wn7a6UtgM2j6+DoMLiZIwXs2IKK3VaS3Lg==",
         bundle="package/dist/index.umd.js",
+        driver="sw3.js",
     ),
     # The group dialect: the current generation (object and observable based).
     "4.0.0-beta.12": PinnedClient(
         version="4.0.0-beta.12",
         integrity="sha512-r1OK2WkcrLO8/akM1HBgH0nicTMqyOK4eq07Lp8mRpe2HHkOpheAJbA98mZdQ5QkiN3puo+kSruy89hOJ40Qvg==",
         bundle="package/dist/browser.umd.js",
+        driver="sw4.js",
     ),
 }
 

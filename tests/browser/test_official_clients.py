@@ -3,6 +3,9 @@
 One page per client generation, each on its own origin, each chatting with a Python SDK client
 through one of our servers (see ``conftest.py`` for the stage):
 
+- ``@signalwire/js`` 3.27.0, the address dialect before ``client.chat`` existed, through its
+  ``client.conversation`` namespace: ``subscribe``, ``sendMessage``, ``getConversationMessages``
+  with ``hasNext`` / ``nextPage()``.
 - ``@signalwire/js`` 3.28.0, the address dialect, through its ``client.chat`` namespace:
   ``join``, ``subscribe``, ``sendMessage``, ``getMessages`` with ``hasNext`` / ``nextPage()``.
 - ``@signalwire/js`` 4.0.0-beta.12, the group dialect. It has no ``chat`` namespace: the
@@ -91,6 +94,58 @@ async def _rooms(stage: Stage) -> str:
 async def _next(queue: asyncio.Queue[ConversationChatMessage]) -> ConversationChatMessage:
     async with asyncio.timeout(20):
         return await queue.get()
+
+
+async def test_signalwire_js_3_27_conversation_namespace(stage: Stage) -> None:
+    server = stage.server
+    alice_token = await server.token("alice", display_name="Alice")
+    bob_token = await server.token("bob", display_name="Bob")
+    alice, bob = await server.address_of("alice"), await server.address_of("bob")
+    report = await stage.browser.load(stage.page_url("3.27.0"))
+    page = Page(stage.browser, (alice_token, bob_token))
+    assert report.errors == [], page.problems()
+    to_python: asyncio.Queue[ConversationChatMessage] = asyncio.Queue()
+
+    async with (
+        stage.python_client(alice_token) as py_alice,
+        stage.python_client(bob_token) as py_bob,
+    ):
+        for i in range(4):
+            await py_alice.chat.send_message(address_id=bob, text=f"before {i}")
+        namespace = await page.call("connect", bob_token)  # (no token in an assertion's text)
+        assert "getConversationMessages" in namespace
+        assert "chat" not in namespace
+        await py_alice.chat.subscribe(address_id=bob, on_message=to_python.put_nowait)
+
+        sent = await page.call("send", alice, "hello from the official client")
+        assert (sent["text"], sent["conversation_id"]) == ("hello from the official client", alice)
+        heard = await _next(to_python)
+        assert (heard.id, heard.text) == (sent["id"], "hello from the official client")
+
+        await py_alice.chat.send_message(address_id=bob, text="hello from python")
+        events = await page.wait_for(
+            "chatTest.events", lambda found: any(e["text"] == "hello from python" for e in found)
+        )
+        assert [e["text"] for e in events] == [
+            "hello from the official client",
+            "hello from python",
+        ]
+        assert (events[1]["conversation_id"], events[1]["subtype"]) == (alice, "chat")
+
+        js_pages = await page.call("history", alice, 2)
+        py_pages: list[tuple[list[str], bool]] = []
+        raw = await py_bob.conversation.get_conversation_messages(address_id=alice, page_size=2)
+        for _ in range(10):
+            py_pages.append(([message.id for message in raw.data], raw.has_next))
+            following = await raw.next_page() if raw.has_next else None
+            if following is None:
+                break
+            raw = following
+        assert [(p["ids"], p["hasNext"]) for p in js_pages] == py_pages
+        assert [len(p["ids"]) for p in js_pages] == [2, 2, 2]
+        assert await page.call("close") is True
+
+    assert page.problems() == []
 
 
 async def test_signalwire_js_3_28_chat_namespace(stage: Stage) -> None:
